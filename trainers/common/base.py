@@ -1,0 +1,164 @@
+"""The shared training loop of every CLIP trainer in this project.
+
+A method subclasses :class:`ClipTrainer` and supplies three things:
+
+* ``build_network()`` -> an ``nn.Module`` holding frozen CLIP parts plus its learnable pieces;
+  its trainable tensors are declared by ``network.trainable_params()`` (or, by default, by the
+  ``requires_grad`` flags the module set itself);
+* ``compute_loss(image, label)`` -> ``(losses, metrics)``: a dict of already weighted loss terms
+  (summed into the logged ``loss``) and a dict of extra scalars to log (e.g. ``acc``);
+* ``model_inference(image)`` -> logits (the default calls the network).
+
+The loop itself (precision/autocast, backward with the NaN check, one LR step per epoch after the
+last batch, the checkpoint name, dropping class-dependent buffers on load) lives here once instead
+of in every method file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import torch
+from torch import nn
+
+from dassl.engine import ClipLoadModelMixin, TrainerX
+from dassl.metrics import compute_accuracy
+from dassl.optim import build_lr_scheduler, build_optimizer
+
+
+def freeze_all_but(module: nn.Module, trainable: list[nn.Parameter]) -> list[nn.Parameter]:
+    """Set ``requires_grad`` so that exactly ``trainable`` (by identity) is optimised."""
+    keep = {id(p) for p in trainable}
+    for p in module.parameters():
+        p.requires_grad_(id(p) in keep)
+    return [p for p in module.parameters() if id(p) in keep]
+
+
+def trainable_parameters(module: nn.Module) -> list[nn.Parameter]:
+    """Trainable tensors a module declares, falling back to its ``requires_grad`` flags."""
+    if hasattr(module, "trainable_params"):
+        return list(module.trainable_params())
+    return [p for p in module.parameters() if p.requires_grad]
+
+
+class ClipTrainer(ClipLoadModelMixin, TrainerX):
+    """Base class of the CLIP prompt-tuning trainers.
+
+    ``load_model`` follows the CLIP convention (``ClipLoadModelMixin``): class-dependent token buffers
+    are dropped from checkpoints and the load is non-strict with missing/unexpected keys reported.
+
+    Class attributes a subclass may set:
+        model_name: registered name = checkpoint sub-folder (``prompt_learner``, ``VLPromptLearner``,
+            ``learnable_params``) so published scripts and checkpoints keep their layout.
+        prec_key: config node holding ``PREC`` (e.g. ``"COOP"`` reads ``TRAINER.COOP.PREC``); ``None``
+            means fp32.
+        data_wiring: which split wiring the data layer applies (see ``datasets``).
+    """
+
+    model_name = "prompt_learner"
+    prec_key: str | None = None
+
+    # ----------------------------------------------------------------- set-up
+    @property
+    def precision(self) -> str:
+        """``fp16`` / ``fp32`` / ``amp`` from the trainer's config node (default fp32)."""
+        node = self.cfg.TRAINER.get(self.prec_key) if self.prec_key else None
+        prec = node.get("PREC", "fp32") if node is not None else self.cfg.TRAINER.get("PREC", "fp32")
+        if prec not in ("fp16", "fp32", "amp"):
+            raise ValueError(f"TRAINER.{self.prec_key or ''}.PREC must be fp16, fp32 or amp, got {prec!r}")
+        return prec
+
+    @property
+    def weight_precision(self) -> str:
+        """Precision the frozen CLIP weights are loaded in: half only on CUDA with ``fp16``."""
+        return "fp16" if self.precision == "fp16" and self.device.type == "cuda" else "fp32"
+
+    def build_network(self) -> nn.Module:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def build_model(self):
+        cfg = self.cfg
+        self.model = self.build_network().to(self.device)
+        params = freeze_all_but(self.model, trainable_parameters(self.model))
+        n_train = sum(p.numel() for p in params)
+        print(f"Trainable parameters: {n_train:,} in {len(params)} tensors")
+        self.optim = build_optimizer(params, cfg.OPTIM, param_groups=self.param_groups(params))
+        self.sched = build_lr_scheduler(self.optim, cfg.OPTIM)
+        self.register_model(self.model_name, self.registered_module(), self.optim, self.sched)
+        self.scaler = torch.amp.GradScaler("cuda") if self.precision == "amp" else None
+
+    def registered_module(self) -> nn.Module:
+        """The module whose state dict is checkpointed (the whole network by default)."""
+        return self.model
+
+    def param_groups(self, params: list[nn.Parameter]):
+        """Optional explicit optimizer groups (staged learning rates); ``None`` = one group."""
+        return None
+
+    # ------------------------------------------------------------- training
+    def autocast(self):
+        if self.precision == "amp" and self.device.type == "cuda":
+            return torch.autocast("cuda", dtype=torch.float16)
+        return contextlib.nullcontext()
+
+    def parse_batch_train(self, batch):
+        return batch["img"].to(self.device), batch["label"].to(self.device)
+
+    def compute_loss(self, image, label):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def forward_backward(self, batch):
+        image, label = self.parse_batch_train(batch)
+        with self.autocast():
+            losses, metrics = self.compute_loss(image, label)
+        loss = sum(losses.values())
+        self.backward_and_update(loss, losses)
+        summary = {"loss": loss.item()}
+        if len(losses) > 1:
+            summary.update({k: v.item() for k, v in losses.items()})
+        summary.update({k: float(v) for k, v in metrics.items()})
+        if (self.batch_idx + 1) == self.num_batches:
+            self.update_lr()
+        return summary
+
+    def backward_and_update(self, loss, losses):
+        """Zero grads, backward (NaN-checked), step; the AMP scaler is used when enabled."""
+        if self.scaler is None:
+            self.model_backward_and_update(loss)
+            return
+        self.model_zero_grad()
+        self.detect_anomaly(loss)
+        self.scaler.scale(loss).backward()
+        for name in self.get_model_names():
+            self.scaler.step(self._optims[name])
+        self.scaler.update()
+
+    @staticmethod
+    def accuracy(logits, label) -> float:
+        return compute_accuracy(logits, label)[0].item()
+
+    # ------------------------------------------------------------ inference
+    def model_inference(self, image):
+        with self.autocast():
+            return self.model(image).float()
+
+
+class EvalCacheMixin:
+    """Memoise values (class text features) while a module is evaluated without gradients.
+
+    ``SimpleTrainer.test`` switches models to eval mode before every evaluation; any ``train()`` /
+    ``eval()`` call empties the cache, so text features are encoded once per evaluation and never
+    per batch, and a training step always sees fresh features.
+    """
+
+    def cached(self, key: str, compute):
+        if self.training or torch.is_grad_enabled():
+            return compute()
+        store = self.__dict__.setdefault("_eval_cache", {})
+        if key not in store:
+            store[key] = compute()
+        return store[key]
+
+    def train(self, mode: bool = True):
+        self.__dict__["_eval_cache"] = {}
+        return super().train(mode)
