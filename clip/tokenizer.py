@@ -1,0 +1,56 @@
+"""OpenAI's CLIP tokenization (byte-level BPE, 49408 tokens), on top of open_clip's vocabulary file and BPE.
+
+Output matches OpenAI's ``clip.tokenize``: start token, BPE ids, end token, zero padding to the context
+length. The end token has the largest id, which is how ``encode_text`` finds it (``argmax``).
+"""
+
+from functools import lru_cache
+
+import torch
+
+SOT_TOKEN = 49406
+EOT_TOKEN = 49407
+
+
+@lru_cache(maxsize=1)
+def _bpe():
+    """The shared tokenizer, built on first use (reading the merges file takes a moment)."""
+    from open_clip.tokenizer import SimpleTokenizer
+
+    tokenizer = SimpleTokenizer()
+    if (tokenizer.sot_token_id, tokenizer.eot_token_id) != (SOT_TOKEN, EOT_TOKEN):
+        raise RuntimeError(f"unexpected CLIP vocabulary: start/end ids {tokenizer.sot_token_id}/"
+                           f"{tokenizer.eot_token_id}, expected {SOT_TOKEN}/{EOT_TOKEN}")
+    return tokenizer
+
+
+def encode(text: str) -> list[int]:
+    """BPE ids of ``text`` without start/end tokens (after OpenAI's cleaning and lower-casing)."""
+    return _bpe().encode(text)
+
+
+def decode(ids) -> str:
+    """Text of a sequence of ids (start, end and padding ids are skipped)."""
+    ids = [int(i) for i in ids if int(i) not in (0, SOT_TOKEN, EOT_TOKEN)]
+    return _bpe().decode(ids).strip()
+
+
+def tokenize(texts, context_length: int = 77, truncate: bool = False) -> torch.Tensor:
+    """A string or list of strings -> LongTensor [N, context_length].
+
+    Too long a text raises RuntimeError naming it, unless ``truncate`` (then the last kept position
+    holds the end token).
+    """
+    if isinstance(texts, str):
+        texts = [texts]
+    result = torch.zeros(len(texts), context_length, dtype=torch.long)
+    for row, text in enumerate(texts):
+        ids = [SOT_TOKEN] + encode(text) + [EOT_TOKEN]
+        if len(ids) > context_length:
+            if not truncate:
+                raise RuntimeError(f"Input {text!r} is too long for context length {context_length} "
+                                   f"({len(ids)} tokens with start and end)")
+            ids = ids[:context_length]
+            ids[-1] = EOT_TOKEN
+        result[row, :len(ids)] = torch.tensor(ids, dtype=torch.long)
+    return result
