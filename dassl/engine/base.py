@@ -1,0 +1,228 @@
+"""``TrainerBase``: registered models, checkpoints, hooks and the epoch loop."""
+
+import os.path as osp
+from collections import OrderedDict
+
+import torch
+
+from dassl.utils import (
+    get_rng_state,
+    load_checkpoint,
+    load_resume_checkpoint,
+    save_checkpoint,
+    set_rng_state,
+    tolist_if_not,
+)
+
+from .writer import SummaryWriter
+
+__all__ = ["TrainerBase"]
+
+
+class TrainerBase:
+    """Base class of every trainer.
+
+    A trainer registers each trainable module with its optimizer and
+    scheduler (:meth:`register_model`); the registered name is the
+    checkpoint sub-folder. :meth:`train` runs ``before_train``, then
+    ``before_epoch -> run_epoch -> after_epoch`` per epoch, then
+    ``after_train``.
+    """
+
+    def __init__(self):
+        self._models = OrderedDict()
+        self._optims = OrderedDict()
+        self._scheds = OrderedDict()
+        self._writer = None
+        # Epochs the current weights were trained for (None: untrained or unknown).
+        self.weights_epoch = None
+
+    # ----------------------------------------------------------------- models
+    def register_model(self, name="model", model=None, optim=None, sched=None):
+        if self.__dict__.get("_models") is None:
+            raise AttributeError("register_model() was called before TrainerBase.__init__() ran")
+        assert name not in self._models, f"A model named '{name}' is already registered"
+        self._models[name] = model
+        self._optims[name] = optim
+        self._scheds[name] = sched
+
+    def get_model_names(self, names=None):
+        registered = list(self._models.keys())
+        if names is None:
+            return registered
+        names = tolist_if_not(names)
+        for name in names:
+            assert name in registered, f"Unknown model name '{name}'; registered: {registered}"
+        return names
+
+    def set_model_mode(self, mode="train", names=None):
+        for name in self.get_model_names(names):
+            if mode == "train":
+                self._models[name].train()
+            elif mode in ("test", "eval"):
+                self._models[name].eval()
+            else:
+                raise KeyError(f"Unknown model mode '{mode}'; expected 'train', 'test' or 'eval'")
+
+    # ------------------------------------------------------------ checkpoints
+    def trainer_state(self):
+        """Extra state stored in every checkpoint (plain data only)."""
+        return {"rng_state": get_rng_state()}
+
+    def restore_trainer_state(self, state):
+        """Restore what :meth:`trainer_state` stored (None: nothing stored)."""
+        if state and state.get("rng_state") is not None:
+            set_rng_state(state["rng_state"])
+            print("Restored random number generator states")
+
+    def save_model(self, epoch, directory, is_best=False, val_result=None, model_name=""):
+        extra = self.trainer_state()
+        for name in self.get_model_names():
+            optim = self._optims[name]
+            sched = self._scheds[name]
+            state = {
+                "state_dict": self._models[name].state_dict(),
+                "epoch": epoch + 1,
+                "optimizer": optim.state_dict() if optim is not None else None,
+                "scheduler": sched.state_dict() if sched is not None else None,
+                "val_result": None if val_result is None else float(val_result),
+                "trainer_state": extra,
+            }
+            save_checkpoint(state, osp.join(directory, name), is_best=is_best, model_name=model_name)
+
+    def resume_model_if_exist(self, directory):
+        names = self.get_model_names()
+        if not all(osp.exists(osp.join(directory, name, "checkpoint")) for name in names):
+            print("No checkpoint found, train from scratch")
+            return 0
+        print(f"Found checkpoint at {directory} (will resume training)")
+        checkpoint = None
+        for name in names:
+            checkpoint = load_resume_checkpoint(
+                osp.join(directory, name), self._models[name], self._optims[name], self._scheds[name]
+            )
+        self.restore_trainer_state(checkpoint.get("trainer_state"))
+        self.weights_epoch = checkpoint["epoch"]
+        return checkpoint["epoch"]
+
+    def load_model(self, directory, epoch=None):
+        """Strictly load ``model-best.pth.tar`` (or ``model.pth.tar-<epoch>``) of every model."""
+        if not directory:
+            print("Note that load_model() is skipped as no pretrained model is given")
+            return
+        model_file = "model-best.pth.tar" if epoch is None else f"model.pth.tar-{epoch}"
+        for name in self.get_model_names():
+            model_path = osp.join(directory, name, model_file)
+            if not osp.exists(model_path):
+                raise FileNotFoundError(f'Model not found at "{model_path}"')
+            checkpoint = load_checkpoint(model_path)
+            ckpt_epoch = checkpoint["epoch"]
+            val_result = checkpoint.get("val_result")
+            shown = "None" if val_result is None else f"{val_result:.1f}"
+            print(f"Load {model_path} to {name} (epoch={ckpt_epoch}, val_result={shown})")
+            self._models[name].load_state_dict(checkpoint["state_dict"])
+            self.weights_epoch = ckpt_epoch
+
+    # ---------------------------------------------------------------- writer
+    def init_writer(self, log_dir):
+        if self.__dict__.get("_writer") is None:
+            print(f"Initialize tensorboard (log_dir={log_dir})")
+            self._writer = SummaryWriter(log_dir=log_dir)
+
+    def close_writer(self):
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+    def write_scalar(self, tag, scalar_value, global_step=None):
+        if self._writer is not None:
+            self._writer.add_scalar(tag, scalar_value, global_step)
+
+    # ------------------------------------------------------------------ loop
+    def train(self, start_epoch, max_epoch):
+        self.start_epoch = start_epoch
+        self.max_epoch = max_epoch
+        self.before_train()
+        for epoch in range(self.start_epoch, self.max_epoch):
+            self.epoch = epoch
+            self.before_epoch()
+            self.run_epoch()
+            self.weights_epoch = self.epoch + 1
+            self.after_epoch()
+        self.after_train()
+
+    def before_train(self):
+        pass
+
+    def after_train(self):
+        pass
+
+    def before_epoch(self):
+        pass
+
+    def after_epoch(self):
+        pass
+
+    def run_epoch(self):
+        raise NotImplementedError
+
+    def test(self):
+        raise NotImplementedError
+
+    def parse_batch_train(self, batch):
+        raise NotImplementedError
+
+    def parse_batch_test(self, batch):
+        raise NotImplementedError
+
+    def forward_backward(self, batch):
+        raise NotImplementedError
+
+    def model_inference(self, input):
+        raise NotImplementedError
+
+    def sp_model_inference(self, input, sp_prompt):
+        raise NotImplementedError
+
+    # ------------------------------------------------------------ optimizing
+    def update_lr(self, names=None):
+        for name in self.get_model_names(names):
+            if self._scheds[name] is not None:
+                self._scheds[name].step()
+
+    def detect_anomaly(self, loss):
+        if not torch.isfinite(loss).all():
+            raise FloatingPointError("Loss is infinite or NaN!")
+
+    def model_zero_grad(self, names=None):
+        for name in self.get_model_names(names):
+            if self._optims[name] is not None:
+                self._optims[name].zero_grad()
+
+    def model_backward(self, loss):
+        self.detect_anomaly(loss)
+        loss.backward()
+
+    def model_update(self, names=None):
+        for name in self.get_model_names(names):
+            if self._optims[name] is not None:
+                self._optims[name].step()
+
+    def model_backward_and_update(self, loss, names=None):
+        self.model_zero_grad(names)
+        self.model_backward(loss)
+        self.model_update(names)
+
+    def backward_and_update_losses(self, losses, names=None):
+        """Sum a dict of named loss tensors, take one optimizer step, return floats to log.
+
+        The returned dict has every term plus ``loss`` (the total) when no
+        term is itself called ``loss``; ``TrainerX.run_epoch`` prints it.
+        """
+        if not losses:
+            raise ValueError("backward_and_update_losses() needs at least one loss term")
+        total = sum(losses.values())
+        self.model_backward_and_update(total, names)
+        summary = {k: float(v.detach()) if torch.is_tensor(v) else float(v) for k, v in losses.items()}
+        summary.setdefault("loss", float(total.detach()))
+        return summary

@@ -1,0 +1,62 @@
+"""Machine-readable evaluation outputs written next to ``log.txt``.
+
+``results.json`` (schema version 1)::
+
+    {"schema": 1, "split": "test", "accuracy": 81.0, "error_rate": 19.0, "macro_f1": 80.5,
+     "total": 1234, "correct": 1000,
+     "per_class": [{"label": 0, "classname": "cat", "total": 50, "correct": 45, "accuracy": 90.0}],
+     "trainer": "CoOp", "dataset": "OxfordPets", "backbone": "ViT-B/16",
+     "subsample_classes": "base",   # only when the config has DATASET.SUBSAMPLE_CLASSES
+     "seed": 1, "num_shots": 16, "epoch": 10,
+     "history": [{"epoch": 1, "split": "val", "accuracy": 70.0}]}
+
+``epoch`` is the number of epochs the evaluated weights were trained for
+(null when unknown, e.g. zero-shot), ``history`` lists the earlier
+evaluations of the same run. ``wrong_predictions.json``::
+
+    {"split": "test", "classnames": [...], "num_samples": 1234,
+     "wrong": [{"index": 3, "impath": "...", "true": 0, "pred": 2}]}
+
+``index`` is the position in the evaluated split; ``true``/``pred`` index
+``classnames``. Percentages are in percent, unrounded.
+"""
+
+import os.path as osp
+
+from dassl.utils import write_json_atomic
+
+__all__ = ["RESULTS_FILE", "WRONG_FILE", "run_metadata", "write_eval_outputs"]
+
+RESULTS_FILE = "results.json"
+WRONG_FILE = "wrong_predictions.json"
+
+
+def run_metadata(cfg, trainer_name, epoch):
+    """The run fields of results.json taken from the config."""
+    meta = {
+        "trainer": trainer_name,
+        "dataset": cfg.DATASET.NAME,
+        "backbone": cfg.MODEL.BACKBONE.NAME,
+    }
+    if "SUBSAMPLE_CLASSES" in cfg.DATASET:
+        meta["subsample_classes"] = cfg.DATASET.SUBSAMPLE_CLASSES
+    meta.update({"seed": cfg.SEED, "num_shots": cfg.DATASET.NUM_SHOTS, "epoch": epoch})
+    return meta
+
+
+def write_eval_outputs(output_dir, split, summary, meta, history, classnames=None, wrong=None):
+    """Write results.json (and wrong_predictions.json when ``wrong`` is given) atomically."""
+    results = {"schema": 1, "split": split}
+    results.update(summary)
+    results.update(meta)
+    results["history"] = list(history)
+    write_json_atomic(results, osp.join(output_dir, RESULTS_FILE))
+    if wrong is not None:
+        payload = {
+            "split": split,
+            "classnames": list(classnames or []),
+            "num_samples": summary.get("total"),
+            "wrong": wrong,
+        }
+        write_json_atomic(payload, osp.join(output_dir, WRONG_FILE))
+    return results

@@ -1,0 +1,340 @@
+"""Generic trainers: ``SimpleTrainer`` (data, model, test) and ``TrainerX`` (the epoch loop).
+
+Re-exports ``TrainerBase``, ``SimpleNet``, the meters and ``SummaryWriter``
+so that code importing them from here (as in Dassl) keeps working.
+"""
+
+import datetime
+import inspect
+import os.path as osp
+import sys
+import time
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from dassl.config.engine_keys import cfg_get
+from dassl.data import DataManager
+from dassl.evaluation import build_evaluator
+from dassl.optim import build_lr_scheduler, build_optimizer
+from dassl.utils import AverageMeter, MetricMeter, count_num_param, load_pretrained_weights, mkdir_if_missing
+
+from .base import TrainerBase
+from .loading import ClipLoadModelMixin, load_model_dropping_class_buffers
+from .reporting import run_metadata, write_eval_outputs
+from .simple_net import SimpleNet
+from .writer import SummaryWriter
+
+__all__ = [
+    "AverageMeter",
+    "ClipLoadModelMixin",
+    "MetricMeter",
+    "SimpleNet",
+    "SimpleTrainer",
+    "SummaryWriter",
+    "TrainerBase",
+    "TrainerX",
+    "TrainerXU",
+    "load_model_dropping_class_buffers",
+]
+
+
+class SimpleTrainer(TrainerBase):
+    """Builds data loaders, model and evaluator from the config; tests; saves checkpoints.
+
+    ``data_wiring`` tells the dataset which splits feed train/val/test
+    ("coop", "fork", "promptkd", "stage2"); subclasses override it.
+    """
+
+    data_wiring = "coop"
+
+    def __init__(self, cfg):
+        super().__init__()
+        self.check_cfg(cfg)
+        if torch.cuda.is_available() and cfg.USE_CUDA:
+            self.device = torch.device("cuda")
+        else:
+            self.device = torch.device("cpu")
+        self.start_epoch = self.epoch = 0
+        self.max_epoch = cfg.OPTIM.MAX_EPOCH
+        self.output_dir = cfg.OUTPUT_DIR
+        self.cfg = cfg
+        self.eval_history = []
+        self.build_data_loader()
+        self.build_model()
+        self.evaluator = build_evaluator(cfg, lab2cname=self.lab2cname)
+        self.best_result = -np.inf
+
+    def check_cfg(self, cfg):
+        """Validate trainer-specific settings (``self.cfg`` is not set yet)."""
+
+    def build_data_loader(self):
+        dm = DataManager(self.cfg, wiring=self.data_wiring)
+        self.train_loader_x = dm.train_loader_x
+        self.train_loader_u = dm.train_loader_u
+        self.val_loader = dm.val_loader
+        self.test_loader = dm.test_loader
+        self.num_classes = dm.num_classes
+        self.num_source_domains = dm.num_source_domains
+        self.lab2cname = dm.lab2cname
+        self.dm = dm
+
+    def build_model(self):
+        """Default model: :class:`SimpleNet` with the configured optimizer and scheduler."""
+        cfg = self.cfg
+        print("Building model")
+        self.model = SimpleNet(cfg, cfg.MODEL, self.num_classes)
+        if cfg.MODEL.INIT_WEIGHTS:
+            load_pretrained_weights(self.model, cfg.MODEL.INIT_WEIGHTS)
+        self.model.to(self.device)
+        print(f"# params: {count_num_param(self.model):,}")
+        self.optim = build_optimizer(self.model, cfg.OPTIM)
+        self.sched = build_lr_scheduler(self.optim, cfg.OPTIM)
+        self.register_model("model", self.model, self.optim, self.sched)
+
+    def train(self):
+        super().train(self.start_epoch, self.max_epoch)
+
+    # ------------------------------------------------------------ checkpoints
+    def trainer_state(self):
+        state = super().trainer_state()
+        state["best_result"] = float(self.best_result) if np.isfinite(self.best_result) else None
+        state["eval_history"] = [dict(h) for h in self.eval_history]
+        return state
+
+    def restore_trainer_state(self, state):
+        super().restore_trainer_state(state)
+        if not state:
+            return
+        if state.get("best_result") is not None:
+            self.best_result = state["best_result"]
+        self.eval_history = [dict(h) for h in state.get("eval_history") or []]
+
+    # ------------------------------------------------------------------ hooks
+    def before_train(self):
+        directory = self.cfg.RESUME or self.cfg.OUTPUT_DIR
+        self.start_epoch = self.resume_model_if_exist(directory)
+        writer_dir = osp.join(self.output_dir, "tensorboard")
+        mkdir_if_missing(writer_dir)
+        self.init_writer(writer_dir)
+        self.time_start = time.time()
+
+    def after_epoch(self):
+        last_epoch = (self.epoch + 1) == self.max_epoch
+        freq = self.cfg.TRAIN.CHECKPOINT_FREQ
+        meet_checkpoint_freq = freq > 0 and (self.epoch + 1) % freq == 0
+        if not self.cfg.TEST.NO_TEST and self.cfg.TEST.FINAL_MODEL == "best_val":
+            curr_result = self.test(split="val")
+            if curr_result > self.best_result:
+                self.best_result = curr_result
+                self.save_model(
+                    self.epoch, self.output_dir, val_result=curr_result, model_name="model-best.pth.tar"
+                )
+        if meet_checkpoint_freq or last_epoch:
+            self.save_model(self.epoch, self.output_dir)
+
+    def after_train(self):
+        print("Finish training")
+        if not self.cfg.TEST.NO_TEST:
+            if self.cfg.TEST.FINAL_MODEL == "best_val":
+                print("Deploy the model with the best val performance")
+                self.load_model(self.output_dir)
+            else:
+                print("Deploy the last-epoch model")
+            self.test()
+        elapsed = round(time.time() - getattr(self, "time_start", time.time()))
+        print(f"Elapsed: {datetime.timedelta(seconds=elapsed)}")
+        self.close_writer()
+
+    # ---------------------------------------------------------------- testing
+    def _evaluator_takes_impaths(self):
+        try:
+            params = inspect.signature(self.evaluator.process).parameters
+        except (TypeError, ValueError):
+            return False
+        return "impaths" in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+
+    @torch.no_grad()
+    def test(self, split=None):
+        """Evaluate on ``split`` (default ``TEST.SPLIT``); return the first metric (accuracy)."""
+        self.set_model_mode("eval")
+        self.evaluator.reset()
+        split = split or self.cfg.TEST.SPLIT
+        if split == "val" and self.val_loader is not None:
+            data_loader = self.val_loader
+        else:
+            split = "test"
+            data_loader = self.test_loader
+        print(f"Evaluate on the *{split}* set")
+
+        pass_impaths = self._evaluator_takes_impaths()
+        show_bar = bool(cfg_get(self.cfg.TRAIN, "PROGRESS_BAR", True))
+        for batch in tqdm(data_loader, file=sys.stderr, disable=not show_bar, leave=False, desc=split):
+            input, label = self.parse_batch_test(batch)
+            output = self.model_inference(input)
+            if pass_impaths and isinstance(batch, dict) and "impath" in batch:
+                self.evaluator.process(output, label, impaths=batch["impath"])
+            else:
+                self.evaluator.process(output, label)
+
+        results = self.evaluator.evaluate()
+        for k, v in results.items():
+            self.write_scalar(f"{split}/{k}", v, self.epoch)
+        self.record_evaluation(split, results)
+        return list(results.values())[0]
+
+    def record_evaluation(self, split, results):
+        """Write results.json / wrong_predictions.json and remember this evaluation in the run history.
+
+        Trainers with their own ``test()`` call this after ``evaluator.evaluate()``.
+        """
+        first = float(list(results.values())[0])
+        if cfg_get(self.cfg.TEST, "WRITE_RESULTS", True):
+            if hasattr(self.evaluator, "summary"):
+                summary = self.evaluator.summary()
+            else:
+                summary = {k: float(v) for k, v in results.items()}
+            wrong = None
+            if hasattr(self.evaluator, "wrong_predictions"):
+                wrong = self.evaluator.wrong_predictions()
+            labels = sorted(self.lab2cname) if self.lab2cname else []
+            meta = run_metadata(self.cfg, self.cfg.TRAINER.NAME or type(self).__name__, self.weights_epoch)
+            write_eval_outputs(
+                self.output_dir,
+                split,
+                summary,
+                meta,
+                self.eval_history,
+                classnames=[self.lab2cname[i] for i in labels],
+                wrong=wrong,
+            )
+        self.eval_history.append({"epoch": self.weights_epoch, "split": split, "accuracy": first})
+
+    def model_inference(self, input):
+        return self.model(input)
+
+    def parse_batch_test(self, batch):
+        return batch["img"].to(self.device), batch["label"].to(self.device)
+
+    def get_current_lr(self, names=None):
+        name = self.get_model_names(names)[0]
+        return self._optims[name].param_groups[0]["lr"]
+
+
+def _progress_line(trainer, batch_time, data_time, losses):
+    nb_remain = trainer.num_batches - trainer.batch_idx - 1
+    nb_remain += (trainer.max_epoch - trainer.epoch - 1) * trainer.num_batches
+    eta = datetime.timedelta(seconds=int(batch_time.avg * nb_remain))
+    fields = [
+        f"epoch [{trainer.epoch + 1}/{trainer.max_epoch}]",
+        f"batch [{trainer.batch_idx + 1}/{trainer.num_batches}]",
+        f"time {batch_time.val:.3f} ({batch_time.avg:.3f})",
+        f"data {data_time.val:.3f} ({data_time.avg:.3f})",
+        f"{losses}",
+        f"lr {trainer.get_current_lr():.4e}",
+        f"eta {eta}",
+    ]
+    if cfg_get(trainer.cfg.TRAIN, "PRINT_MAX_MEM", False) and trainer.device.type == "cuda":
+        fields.append(f"max mem {torch.cuda.max_memory_allocated(trainer.device) / 2**20:.0f}")
+    return " ".join(fields)
+
+
+class TrainerX(SimpleTrainer):
+    """Trainer over the labelled loader ``train_loader_x`` (base of every CLIP trainer).
+
+    Subclasses implement ``forward_backward(batch) -> dict of floats`` (see
+    ``backward_and_update_losses``). Schedulers step once per epoch: either
+    ``forward_backward`` calls ``self.update_lr()`` on the last batch (Dassl
+    convention), or the subclass sets ``auto_update_lr = True`` and the loop
+    does it.
+    """
+
+    auto_update_lr = False
+
+    def run_epoch(self):
+        self.set_model_mode("train")
+        losses = MetricMeter()
+        batch_time = AverageMeter()
+        data_time = AverageMeter()
+        self.num_batches = len(self.train_loader_x)
+        print_freq = self.cfg.TRAIN.PRINT_FREQ
+
+        end = time.time()
+        for batch_idx, batch in enumerate(self.train_loader_x):
+            self.batch_idx = batch_idx
+            data_time.update(time.time() - end)
+            loss_summary = self.forward_backward(batch)
+            if self.auto_update_lr and self.batch_idx + 1 == self.num_batches:
+                self.update_lr()
+            batch_time.update(time.time() - end)
+            losses.update(loss_summary)
+
+            if (self.batch_idx + 1) % print_freq == 0 or self.num_batches < print_freq:
+                print(_progress_line(self, batch_time, data_time, losses))
+
+            n_iter = self.epoch * self.num_batches + self.batch_idx
+            for name, meter in losses.meters.items():
+                self.write_scalar("train/" + name, meter.avg, n_iter)
+            self.write_scalar("train/lr", self.get_current_lr(), n_iter)
+            end = time.time()
+
+    def parse_batch_train(self, batch):
+        input = batch["img"].to(self.device)
+        label = batch["label"].to(self.device)
+        domain = batch["domain"].to(self.device)
+        return input, label, domain
+
+
+class TrainerXU(SimpleTrainer):
+    """Trainer over a labelled and an unlabelled loader (kept for Dassl imports)."""
+
+    def run_epoch(self):
+        self.set_model_mode("train")
+        losses = MetricMeter()
+        batch_time = AverageMeter()
+        data_time = AverageMeter()
+        len_x = len(self.train_loader_x)
+        len_u = len(self.train_loader_u)
+        mode = self.cfg.TRAIN.COUNT_ITER
+        if mode == "train_x":
+            self.num_batches = len_x
+        elif mode == "train_u":
+            self.num_batches = len_u
+        elif mode == "smaller_one":
+            self.num_batches = min(len_x, len_u)
+        else:
+            raise ValueError(f"TRAIN.COUNT_ITER must be train_x, train_u or smaller_one, got {mode}")
+
+        iter_x = iter(self.train_loader_x)
+        iter_u = iter(self.train_loader_u)
+        end = time.time()
+        print_freq = self.cfg.TRAIN.PRINT_FREQ
+        for batch_idx in range(self.num_batches):
+            self.batch_idx = batch_idx
+            try:
+                batch_x = next(iter_x)
+            except StopIteration:
+                iter_x = iter(self.train_loader_x)
+                batch_x = next(iter_x)
+            try:
+                batch_u = next(iter_u)
+            except StopIteration:
+                iter_u = iter(self.train_loader_u)
+                batch_u = next(iter_u)
+            data_time.update(time.time() - end)
+            losses.update(self.forward_backward(batch_x, batch_u))
+            batch_time.update(time.time() - end)
+            if (self.batch_idx + 1) % print_freq == 0 or self.num_batches < print_freq:
+                print(_progress_line(self, batch_time, data_time, losses))
+            n_iter = self.epoch * self.num_batches + self.batch_idx
+            for name, meter in losses.meters.items():
+                self.write_scalar("train/" + name, meter.avg, n_iter)
+            self.write_scalar("train/lr", self.get_current_lr(), n_iter)
+            end = time.time()
+
+    def parse_batch_train(self, batch_x, batch_u):
+        input_x = batch_x["img"].to(self.device)
+        label_x = batch_x["label"].to(self.device)
+        input_u = batch_u["img"].to(self.device)
+        return input_x, label_x, input_u

@@ -1,0 +1,72 @@
+"""Utilities shared by the engine, datasets and trainers."""
+
+from .logger import Logger, setup_logger
+from .meters import AverageMeter, MetricMeter
+from .registry import Registry
+from .rng import get_rng_state, set_rng_state
+from .tools import (
+    check_availability,
+    check_isfile,
+    collect_env_info,
+    download_url,
+    get_most_similar_str_to_a_from_b,
+    listdir_nohidden,
+    mkdir_if_missing,
+    read_image,
+    read_json,
+    set_random_seed,
+    tolist_if_not,
+    write_json,
+    write_json_atomic,
+    write_text_atomic,
+)
+from .torchtools import (
+    CLASS_DEPENDENT_KEYS,
+    checkpoint_path_from_pointer,
+    count_num_param,
+    init_network_weights,
+    load_checkpoint,
+    load_pretrained_weights,
+    load_resume_checkpoint,
+    load_state_dict_skipping_class_buffers,
+    open_all_layers,
+    open_specified_layers,
+    resume_from_checkpoint,
+    save_checkpoint,
+)
+
+__all__ = [
+    "AverageMeter",
+    "CLASS_DEPENDENT_KEYS",
+    "Logger",
+    "MetricMeter",
+    "Registry",
+    "check_availability",
+    "check_isfile",
+    "checkpoint_path_from_pointer",
+    "collect_env_info",
+    "count_num_param",
+    "download_url",
+    "get_most_similar_str_to_a_from_b",
+    "get_rng_state",
+    "init_network_weights",
+    "listdir_nohidden",
+    "load_checkpoint",
+    "load_pretrained_weights",
+    "load_resume_checkpoint",
+    "load_state_dict_skipping_class_buffers",
+    "mkdir_if_missing",
+    "open_all_layers",
+    "open_specified_layers",
+    "read_image",
+    "read_json",
+    "resume_from_checkpoint",
+    "save_checkpoint",
+    "set_random_seed",
+    "set_rng_state",
+    "setup_logger",
+    "tolist_if_not",
+    "write_json",
+    "write_json_atomic",
+    "write_text_atomic",
+]

@@ -1,0 +1,1 @@
+"""Command-line tools: result parsing, sweeps, the toy-world builder, the demo."""

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Create (or reuse) the project's Python environment and install requirements-dev.txt into it.
+#
+#   bash tools/bootstrap_env.sh            -> uses <repo>/.venv, created with `python3 -m venv` if missing
+#   VENV=/path/to/venv bash tools/bootstrap_env.sh   -> reuses that environment when it exists
+#
+# Progress goes to stderr; the only line on stdout is the environment's directory, so other
+# scripts can do: VENV_DIR="$(bash tools/bootstrap_env.sh)".
+# Requirements are only (re)installed when requirements*.txt changed since the last run.
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PYTHON="${PYTHON:-python3}"
+
+log() { echo "[bootstrap] $*" >&2; }
+
+if [[ -n "${VENV:-}" && -x "${VENV}/bin/python" ]]; then
+    VENV_DIR="$(cd "${VENV}" && pwd)"
+    log "reusing the environment given by VENV: ${VENV_DIR}"
+else
+    if [[ -n "${VENV:-}" ]]; then
+        log "VENV=${VENV} is not a virtual environment; using ${REPO}/.venv instead"
+    fi
+    VENV_DIR="${REPO}/.venv"
+    if [[ ! -x "${VENV_DIR}/bin/python" ]]; then
+        log "creating ${VENV_DIR} with ${PYTHON} -m venv"
+        "${PYTHON}" -m venv "${VENV_DIR}"
+    fi
+fi
+
+STAMP="${VENV_DIR}/.requirements-stamp"
+WANT="$(cat "${REPO}"/requirements*.txt | sha256sum | cut -d' ' -f1)"
+if [[ -f "${STAMP}" && "$(cat "${STAMP}")" == "${WANT}" ]]; then
+    log "requirements already installed"
+else
+    log "installing requirements-dev.txt (torch wheels are large: the first run takes a while)"
+    (cd "${REPO}" && "${VENV_DIR}/bin/python" -m pip install --disable-pip-version-check -r requirements-dev.txt >&2)
+    echo "${WANT}" > "${STAMP}"
+fi
+
+echo "${VENV_DIR}"
