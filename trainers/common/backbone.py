@@ -1,0 +1,28 @@
+"""Build the frozen CLIP a trainer starts from, from its config.
+
+One place turns ``MODEL.BACKBONE.NAME`` (or an explicit name such as a teacher's), the weights folder
+(``MODEL.CLIP_WEIGHTS_DIR`` / ``CLIP_WEIGHTS_DIR`` / ``clip/``) and a precision into a model, so no
+trainer carries its own ``load_clip_to_cpu``.
+"""
+
+from __future__ import annotations
+
+import clip
+from clip.config import weights_dir
+
+
+def load_clip(cfg, name: str | None = None, precision: str | None = None):
+    """Our CLIP on the CPU, in eval mode.
+
+    Args:
+        cfg: the run config (reads ``MODEL.BACKBONE.NAME`` and ``MODEL.CLIP_WEIGHTS_DIR``).
+        name: backbone name or file path; default ``MODEL.BACKBONE.NAME``.
+        precision: ``fp32`` (default), ``fp16`` or ``bf16``; ``amp`` means fp32 weights.
+    """
+    name = name or cfg.MODEL.BACKBONE.NAME
+    if not name:
+        raise ValueError("MODEL.BACKBONE.NAME is empty: set it in the trainer YAML (e.g. ViT-B/16)")
+    precision = "fp32" if precision in (None, "amp") else precision
+    print(f"Loading CLIP (backbone: {name}, precision: {precision})")
+    model, _ = clip.load(name, device="cpu", precision=precision, weights_dir=weights_dir(cfg))
+    return model.eval()
