@@ -1,0 +1,241 @@
+"""The sweep runner, driven with a fake train.py that writes results.json (no training)."""
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from tools import sweep
+
+REPO = Path(__file__).resolve().parents[2]
+
+FAKE_TRAIN = r"""
+import json, os, sys, time
+argv = sys.argv[1:]
+out = argv[argv.index("--output-dir") + 1]
+with open(os.environ["FAKE_LOG"], "a") as f:
+    f.write(json.dumps({"argv": argv, "gpu": os.environ.get("CUDA_VISIBLE_DEVICES")}) + "\n")
+saw_peer = None
+peers = os.environ.get("FAKE_PEERS")
+if peers:  # wait (bounded) until another run has started too
+    open(os.path.join(peers, out.replace("/", "_")), "w").close()
+    deadline = time.time() + 30
+    while len(os.listdir(peers)) < 2 and time.time() < deadline:
+        time.sleep(0.02)
+    saw_peer = len(os.listdir(peers)) >= 2
+checkpoint = os.path.join(out, "checkpoint")
+resumed = os.path.exists(checkpoint)
+if out == os.environ.get("FAKE_INTERRUPT") and not resumed:
+    open(checkpoint, "w").write("epoch 1")
+    sys.exit(3)
+with open(os.path.join(out, "results.json"), "w") as f:
+    json.dump({"split": "test", "accuracy": 50.0, "resumed": resumed, "saw_peer": saw_peer}, f)
+"""
+
+
+@pytest.fixture
+def world(tmp_path, monkeypatch):
+    """A working directory with two dataset configs, the fake train.py and its call log."""
+    (tmp_path / "configs" / "datasets").mkdir(parents=True)
+    for name in ("alpha", "beta"):
+        (tmp_path / "configs" / "datasets" / f"{name}.yaml").write_text(f"DATASET:\n  NAME: {name}\n")
+    fake = tmp_path / "fake_train.py"
+    fake.write_text(FAKE_TRAIN)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("FAKE_LOG", str(tmp_path / "calls.jsonl"))
+    monkeypatch.delenv("FAKE_PEERS", raising=False)
+    monkeypatch.delenv("FAKE_INTERRUPT", raising=False)
+    return tmp_path
+
+
+def calls(world):
+    path = world / "calls.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def out_of(call):
+    return call["argv"][call["argv"].index("--output-dir") + 1]
+
+
+def two_stage_spec(world, datasets=("alpha", "beta"), seeds=(1, 2)):
+    spec = {
+        "root": "DATA",
+        "datasets": list(datasets),
+        "seeds": list(seeds),
+        "command": [sys.executable, str(world / "fake_train.py")],
+        "steps": [
+            {"name": "stage1", "trainer": "PromptKD", "config": "cfg1.yaml",
+             "output_dir": "out/s1/{dataset}/seed{seed}", "opts": {"DATASET.NUM_SHOTS": 0}},
+            {"name": "stage2", "trainer": "StackSPLE_PromptKD", "output_dir": "out/s2/{dataset}/seed{seed}",
+             "args": ["--model-dir", "{stage1}"], "opts": ["SPLE.BACK_CKPT_PATH", "{stage1}"]},
+        ],
+    }
+    path = world / "sweep.json"
+    path.write_text(json.dumps(spec))
+    return str(path)
+
+
+def write_results(directory, split):
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "results.json").write_text(json.dumps({"split": split, "accuracy": 1.0}))
+
+
+def test_is_finished_reads_results_json_logs_and_failures(tmp_path):
+    run = tmp_path / "run"
+    assert not sweep.is_finished(str(run))
+    write_results(run, "val")  # a per-epoch evaluation is not the final one
+    assert not sweep.is_finished(str(run))
+    write_results(run, "test")
+    assert sweep.is_finished(str(run))
+    (run / "exceptions.txt").write_text("Traceback ...")
+    assert not sweep.is_finished(str(run))
+
+    logged = tmp_path / "logged"
+    logged.mkdir()
+    (logged / "results.json").write_text("{not json")
+    block = "=> result\n* total: 10\n* correct: 9\n* accuracy: 90.0%\n* error: 10.0%\n"
+    (logged / "log.txt").write_text("epoch [1/2]\n" + block + "epoch [2/2]\n")  # a val block, then killed
+    assert not sweep.is_finished(str(logged))
+    (logged / "log.txt").write_text("epoch [2/2]\nFinish training\nDeploy the last-epoch model\n")
+    assert not sweep.is_finished(str(logged))
+    resumed_log = logged / "log.txt-2026-01-01-10-00-00"  # the log of a resumed run
+    resumed_log.write_text("Finish training\nEvaluate on the *test* set\n" + block)
+    assert sweep.is_finished(str(logged))
+
+
+def test_dry_run_prints_filled_commands_and_marks_finished(world):
+    spec = two_stage_spec(world)
+    write_results(world / "out" / "s1" / "beta" / "seed2", "test")
+    printed = []
+    assert sweep.main([spec, "--dry-run"], echo=printed.append) == 0
+    assert calls(world) == []
+    assert len(printed) == 8
+    assert printed.count("# finished, skip: out/s1/beta/seed2") == 1
+    commands = [line for line in printed if not line.startswith("#")]
+    stage2 = [c for c in commands if "out/s2/alpha/seed1" in c]
+    assert len(stage2) == 1
+    assert "--model-dir out/s1/alpha/seed1" in stage2[0]
+    assert stage2[0].endswith("SPLE.BACK_CKPT_PATH out/s1/alpha/seed1")
+    assert "--dataset-config-file configs/datasets/alpha.yaml" in stage2[0]
+    stage1 = [c for c in commands if "out/s1/alpha/seed2" in c][0]
+    assert "--seed 2" in stage1 and "--root DATA" in stage1 and "--config-file cfg1.yaml" in stage1
+    assert stage1.endswith("DATASET.NUM_SHOTS 0")
+
+
+def test_local_pool_skips_finished_and_resumes_interrupted(world, monkeypatch):
+    spec = two_stage_spec(world)
+    write_results(world / "out" / "s1" / "alpha" / "seed1", "test")
+    monkeypatch.setenv("FAKE_INTERRUPT", "out/s1/beta/seed1")
+
+    printed = []
+    assert sweep.main([spec, "--jobs", "2"], echo=printed.append) == 1
+    first = calls(world)
+    ran = [out_of(c) for c in first]
+    assert "out/s1/alpha/seed1" not in ran  # finished beforehand
+    assert "out/s2/beta/seed1" not in ran  # blocked by its failed stage 1
+    assert len(ran) == 6 and ran.count("out/s1/beta/seed1") == 1
+    for dataset, seed in (("alpha", 2), ("beta", 2)):  # stage 2 runs after its own stage 1
+        assert ran.index(f"out/s1/{dataset}/seed{seed}") < ran.index(f"out/s2/{dataset}/seed{seed}")
+    assert "Sweep: " in printed[-3] and "1 failed" in printed[-3] and "1 blocked" in printed[-3]
+    assert (world / "out" / "s1" / "beta" / "seed1" / sweep.CONSOLE_FILE).exists()
+
+    assert sweep.main([spec], echo=printed.append) == 0
+    second = calls(world)[len(first):]
+    assert [out_of(c) for c in second] == ["out/s1/beta/seed1", "out/s2/beta/seed1"]
+    resumed = json.loads((world / "out" / "s1" / "beta" / "seed1" / "results.json").read_text())
+    assert resumed["resumed"] is True
+
+    assert sweep.main([spec], echo=printed.append) == 0
+    assert len(calls(world)) == len(first) + len(second)
+    assert printed[-1] == "Sweep: 8 skipped"
+
+
+def test_local_pool_runs_slots_concurrently_with_pinned_gpus(world, monkeypatch):
+    peers = world / "peers"
+    peers.mkdir()
+    monkeypatch.setenv("FAKE_PEERS", str(peers))
+    chains = sweep.plan(sweep.load_spec(two_stage_spec(world)))
+    chains = [chain[:1] for chain in chains]  # stage 1 only: four independent runs
+    statuses = sweep.run_local(chains, jobs=2, gpus=["3", "5"], echo=lambda _: None)
+    assert [s for _, s in statuses] == ["ok"] * 4
+    for chain in chains:
+        result = json.loads((world / chain[0].output_dir / "results.json").read_text())
+        assert result["saw_peer"] is True  # another run was in flight at the same time
+    gpus = [c["gpu"] for c in calls(world)]
+    assert sorted(set(gpus)) == ["3", "5"]
+
+
+def test_command_line_sweep_places_flags_before_opts(world):
+    printed = []
+    argv = ["--trainer", "CoOp", "--config-file", "c.yaml", "--output-dir", "o/{dataset}_{seed}",
+            "--datasets", "beta", "configs/datasets/alpha.yaml", "--seeds", "7", "--dry-run",
+            "--", "--eval-only", "TEST.SPLIT", "{dataset}"]
+    assert sweep.main(argv, echo=printed.append) == 0
+    assert len(printed) == 2 and "o/beta_7" in printed[0] and "o/alpha_7" in printed[1]
+    assert printed[1].endswith("--config-file c.yaml --eval-only TEST.SPLIT alpha")
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda s: s.update(colour="red"), "unknown keys ['colour']"),
+        (lambda s: s.update(seeds=["1"]), "'seeds' must be integers"),
+        (lambda s: s.update(datasets=["gamma"]), "Dataset 'gamma'"),
+        (lambda s: s["steps"][1].update(output_dir="out/s1/{dataset}/seed{seed}"), "share the output dir"),
+        (lambda s: s["steps"][1].update(args=["{stage3}"]), "stage3"),
+        (lambda s: s["steps"][1].update(name="stage1"), "name 'stage1'"),
+        (lambda s: s["steps"][0].pop("trainer"), "steps[0] needs a non-empty string 'trainer'"),
+    ],
+)
+def test_bad_specs_name_the_problem(world, change, message):
+    with open(two_stage_spec(world)) as f:
+        spec = json.load(f)
+    change(spec)
+    with pytest.raises(ValueError) as info:
+        sweep.plan(sweep.validate_spec(spec, "'sweep.json'"))
+    assert message in str(info.value)
+
+
+def test_slurm_backend_submits_unfinished_chains(world, tmp_path):
+    pytest.importorskip("submitit")
+    chains = sweep.plan(sweep.load_spec(two_stage_spec(world, datasets=("alpha",), seeds=(1, 2))))
+    write_results(world / "out" / "s1" / "alpha" / "seed2", "test")
+    write_results(world / "out" / "s2" / "alpha" / "seed2", "test")
+    printed = []
+    statuses = sweep.run_slurm(chains, str(tmp_path / "slurm"), {"cluster": "debug"}, wait=True,
+                               echo=printed.append)
+    assert sorted(s for _, s in statuses) == ["ok", "ok", "skipped", "skipped"]
+    assert len([p for p in printed if p.startswith("[submitted]")]) == 1
+    assert [out_of(c) for c in calls(world)] == ["out/s1/alpha/seed1", "out/s2/alpha/seed1"]
+
+
+def test_slurm_backend_without_submitit_says_what_to_install(world, monkeypatch):
+    monkeypatch.setitem(sys.modules, "submitit", None)
+    chains = sweep.plan(sweep.load_spec(two_stage_spec(world)))
+    with pytest.raises(RuntimeError, match="pip install submitit"):
+        sweep.run_slurm(chains, "unused", {})
+
+
+@pytest.mark.slow
+def test_real_training_run_is_recognised_as_finished(toy_world, tmp_path):
+    """One CoOp epoch through the real train.py; a second sweep finds its outputs and skips it."""
+    out = tmp_path / "coop" / "{dataset}" / "seed{seed}"
+    spec = {
+        "root": str(toy_world.root), "datasets": ["fashion_mnist"], "seeds": [1],
+        "steps": [{"name": "coop", "trainer": "CoOp", "config": "configs/trainers/CoOp/toy_vit_s.yaml",
+                   "output_dir": str(out),
+                   "opts": {"MODEL.CLIP_WEIGHTS_DIR": str(toy_world.weights_dir), "OPTIM.MAX_EPOCH": 1,
+                            "DATASET.NUM_SHOTS": 2, "DATASET.SUBSAMPLE_CLASSES": "base",
+                            "DATALOADER.NUM_WORKERS": 0, "TRAIN.PROGRESS_BAR": False}}],
+    }
+    chains = sweep.plan(sweep.validate_spec(spec), cwd=str(REPO))  # the real train.py
+    run_dir = tmp_path / "coop" / "fashion_mnist" / "seed1"
+    statuses = sweep.run_local(chains, echo=lambda _: None)
+    console = run_dir / sweep.CONSOLE_FILE
+    assert statuses == [("coop fashion_mnist seed1", "ok")], console.read_text()[-3000:]
+    assert sweep.is_finished(str(run_dir))
+    log = (run_dir / "log.txt").read_text()
+    assert "Finish training" in log and json.loads((run_dir / "results.json").read_text())["split"] == "test"
+    assert sweep.run_local(chains, echo=lambda _: None) == [("coop fashion_mnist seed1", "skipped")]
+    assert sorted(p.name for p in run_dir.glob("log.txt*")) == ["log.txt"]

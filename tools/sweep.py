@@ -1,0 +1,339 @@
+"""Run train.py over datasets x seeds x ordered steps, on a local process pool or on SLURM.
+
+Each (dataset, seed) pair is a chain whose steps run in order; a step may use the output directory
+of an earlier step as ``{<step name>}``. A step whose output directory already holds a final
+evaluation is skipped; any other step is (re)started into the same directory, which train.py
+resumes from its last checkpoint. A failed step stops the rest of its chain only. Spec::
+
+    root: DATA                                 # --root of every run
+    datasets: [caltech101, dtd]                # configs/datasets/<name>.yaml, or paths to .yaml files
+    seeds: [1, 2, 3]
+    steps:
+      - name: stage1
+        trainer: PromptKD
+        config: configs/trainers/PromptKD/vit_b16_c2_ep20_batch32_4+4ctx.yaml
+        output_dir: output/stage1/{dataset}/seed{seed}
+        opts: {DATASET.NUM_SHOTS: 0, TEST.SPLIT: val}       # KEY VALUE overrides
+      - name: stage2
+        trainer: StackSPLE_PromptKD
+        config: configs/trainers/SPLE/PromptKD/vit_b16_c2_ep20_batch4_4+4ctx.yaml
+        output_dir: output/stage2/{dataset}/seed{seed}
+        args: [--model-dir, "{stage1}"]                     # extra train.py flags
+        opts: {SPLE.BACK_CKPT_PATH: "{stage1}"}
+
+Placeholders ({dataset}, {seed}, {root}, earlier step names) work in output_dir, args and opts.
+See docs/sweeps.md for the command line.
+"""
+
+import argparse
+import glob
+import json
+import os
+import os.path as osp
+import queue
+import re
+import shlex
+import subprocess
+import sys
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import yaml
+
+SPEC_KEYS = {"root", "datasets", "seeds", "steps", "command", "slurm"}
+STEP_KEYS = {"name", "trainer", "config", "output_dir", "args", "opts"}
+RESERVED = {"dataset", "seed", "root"}
+CONSOLE_FILE = "sweep_console.txt"
+_CONFIG_KEY = re.compile(r"^[A-Z][A-Z0-9_]*(\.[A-Z0-9_]+)+$")
+_RESULT_AFTER_FINISH = re.compile(r"Finish training.*?\* accuracy: [0-9.]+%", re.S)
+
+
+@dataclass(frozen=True)
+class Run:
+    """One train.py invocation of a chain."""
+
+    label: str  # "<step> <dataset> seed<seed>"
+    output_dir: str
+    argv: tuple
+    cwd: str
+
+
+def is_finished(output_dir):
+    """True when ``output_dir`` holds a final evaluation: a results.json of the test split, or a log
+    with the result block after ``Finish training``. A run that last failed (exceptions.txt) is not."""
+    if osp.exists(osp.join(output_dir, "exceptions.txt")):
+        return False
+    try:
+        with open(osp.join(output_dir, "results.json")) as f:
+            if json.load(f).get("split") == "test":
+                return True
+    except (OSError, ValueError, AttributeError):
+        pass
+    for log in glob.glob(osp.join(glob.escape(output_dir), "log.txt*")):
+        with open(log, errors="replace") as f:
+            if _RESULT_AFTER_FINISH.search(f.read()):
+                return True
+    return False
+
+
+def _fail(source, message):
+    raise ValueError(f"Sweep spec {source}: {message}")
+
+
+def validate_spec(spec, source="(command line)"):
+    """Check the spec's keys and types; return it with defaults filled in."""
+    if not isinstance(spec, dict):
+        _fail(source, f"expected a mapping at the top level, got {type(spec).__name__}")
+    unknown = set(spec) - SPEC_KEYS
+    if unknown:
+        _fail(source, f"unknown keys {sorted(unknown)}; allowed: {sorted(SPEC_KEYS)}")
+    spec = {"root": "", "command": [sys.executable, "train.py"], "slurm": {}, **spec}
+    for key in ("datasets", "seeds", "steps"):
+        if not isinstance(spec.get(key), list) or not spec[key]:
+            _fail(source, f"'{key}' must be a non-empty list, got {spec.get(key)!r}")
+    if not all(isinstance(s, int) and not isinstance(s, bool) for s in spec["seeds"]):
+        _fail(source, f"'seeds' must be integers, got {spec['seeds']!r}")
+    if not isinstance(spec["command"], list) or not spec["command"]:
+        _fail(source, f"'command' must be a non-empty list of strings, got {spec['command']!r}")
+    if not isinstance(spec["slurm"], dict):
+        _fail(source, f"'slurm' must be a mapping of submitit parameters, got {spec['slurm']!r}")
+    names = []
+    for i, step in enumerate(spec["steps"]):
+        where = f"steps[{i}]"
+        if not isinstance(step, dict):
+            _fail(source, f"{where} must be a mapping, got {step!r}")
+        if set(step) - STEP_KEYS:
+            unknown = sorted(set(step) - STEP_KEYS)
+            _fail(source, f"{where} has unknown keys {unknown}; allowed: {sorted(STEP_KEYS)}")
+        for key in ("name", "trainer", "output_dir"):
+            if not isinstance(step.get(key), str) or not step[key]:
+                _fail(source, f"{where} needs a non-empty string '{key}', got {step.get(key)!r}")
+        name = step["name"]
+        if not name.isidentifier() or name in RESERVED or name in names:
+            _fail(source, f"{where} name {name!r} must be a new identifier other than {sorted(RESERVED)}")
+        names.append(name)
+        if not isinstance(step.get("args", []), list):
+            _fail(source, f"{where} 'args' must be a list, got {step['args']!r}")
+        opts = step.get("opts", {})
+        if not isinstance(opts, dict) and not (isinstance(opts, list) and len(opts) % 2 == 0):
+            _fail(source, f"{where} 'opts' must be a mapping or a KEY VALUE list, got {opts!r}")
+    return spec
+
+
+def load_spec(path):
+    with open(path) as f:
+        spec = json.load(f) if path.endswith(".json") else yaml.safe_load(f)
+    return validate_spec(spec, f"'{path}'")
+
+
+def dataset_config(entry, cwd):
+    """(placeholder name, config path) of a dataset entry: a name under configs/datasets or a path."""
+    entry = str(entry)
+    path = entry if entry.endswith((".yaml", ".yml")) else osp.join("configs", "datasets", f"{entry}.yaml")
+    if not osp.isfile(osp.join(cwd, path)):
+        shipped = glob.glob(osp.join(cwd, "configs", "datasets", "*.yaml"))
+        known = sorted(osp.basename(p)[:-5] for p in shipped)
+        raise ValueError(f"Dataset {entry!r}: config file '{path}' not found; known names: {known}")
+    return osp.splitext(osp.basename(path))[0], path
+
+
+def _fill(text, values, label):
+    try:
+        return str(text).format_map(values)
+    except (KeyError, IndexError, ValueError) as e:
+        raise ValueError(f"{label}: cannot fill {text!r} ({e!r}); placeholders: {sorted(values)}") from e
+
+
+def _split_extra(extra):
+    """Split trailing command-line words into train.py flags and KEY VALUE pairs (from the first
+    dotted upper-case key on), so flags land before the step's opts and pairs after them (and win)."""
+    for i, word in enumerate(extra):
+        if _CONFIG_KEY.match(word):
+            return extra[:i], extra[i:]
+    return extra, []
+
+
+def plan(spec, extra=(), cwd=None):
+    """The chains of ``spec``: one list of :class:`Run` per (dataset, seed), steps in order."""
+    cwd = cwd or os.getcwd()
+    chains, seen = [], {}
+    for entry in spec["datasets"]:
+        dataset, dataset_cfg = dataset_config(entry, cwd)
+        for seed in spec["seeds"]:
+            values = {"dataset": dataset, "seed": seed, "root": spec["root"]}
+            chain = []
+            for step in spec["steps"]:
+                label = f"{step['name']} {dataset} seed{seed}"
+                out = _fill(step["output_dir"], values, label)
+                if out in seen:
+                    raise ValueError(f"{label} and {seen[out]} share the output dir '{out}'")
+                seen[out] = label
+                opts = step.get("opts", {})
+                opts = [x for kv in opts.items() for x in kv] if isinstance(opts, dict) else opts
+                argv = [*spec["command"], "--seed", str(seed), "--trainer", step["trainer"],
+                        "--dataset-config-file", dataset_cfg, "--output-dir", out]
+                if spec["root"]:
+                    argv += ["--root", spec["root"]]
+                if step.get("config"):
+                    argv += ["--config-file", step["config"]]
+                flags, pairs = _split_extra(list(extra))
+                tail = [*step.get("args", []), *flags, *opts, *pairs]
+                argv += [_fill(a, values, label) for a in tail]
+                chain.append(Run(label, out, tuple(str(a) for a in argv), cwd))
+                values[step["name"]] = out
+            chains.append(chain)
+    return chains
+
+
+def run_chain(chain, env=None, echo=print):
+    """Run the unfinished steps of ``chain`` in order; return [(label, status)] with status one of
+    skipped / ok / failed / blocked (an earlier step failed)."""
+    statuses, failed = [], False
+    for run in chain:
+        out = osp.join(run.cwd, run.output_dir)
+        if failed:
+            statuses.append((run.label, "blocked"))
+        elif is_finished(out):
+            statuses.append((run.label, "skipped"))
+        else:
+            os.makedirs(out, exist_ok=True)
+            echo(f"[start] {run.label} -> {run.output_dir}")
+            with open(osp.join(out, CONSOLE_FILE), "a") as console:
+                code = subprocess.run(run.argv, cwd=run.cwd, env=env, stdout=console,
+                                      stderr=subprocess.STDOUT).returncode
+            failed = code != 0
+            statuses.append((run.label, "failed" if failed else "ok"))
+            echo(f"[{'FAIL' if failed else 'done'}] {run.label}" +
+                 (f" (exit {code}; see {osp.join(run.output_dir, CONSOLE_FILE)})" if failed else ""))
+    return statuses
+
+
+def run_local(chains, jobs=1, gpus=None, echo=print):
+    """Run chains on ``jobs`` worker slots; slot i sees CUDA_VISIBLE_DEVICES=gpus[i % len(gpus)]."""
+    gpus = list(gpus or [])
+    jobs = jobs or max(len(gpus), 1)
+    slots = queue.Queue()
+    for i in range(jobs):
+        slots.put(gpus[i % len(gpus)] if gpus else None)
+
+    def work(chain):
+        gpu = slots.get()
+        try:
+            env = dict(os.environ, **({"CUDA_VISIBLE_DEVICES": str(gpu)} if gpu is not None else {}))
+            return run_chain(chain, env, echo)
+        finally:
+            slots.put(gpu)
+
+    pool = ThreadPoolExecutor(jobs)
+    try:
+        return [s for statuses in pool.map(work, chains) for s in statuses]
+    finally:  # on Ctrl-C, start no further chain (the running ones get the signal too)
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+class SlurmChain:
+    """The callable submitted per chain; on timeout or preemption submitit requeues it, and the
+    requeued job skips finished steps and resumes the interrupted one from its checkpoint."""
+
+    def __call__(self, chain):
+        return run_chain(chain)
+
+    def checkpoint(self, chain):
+        from submitit.helpers import DelayedSubmission
+
+        return DelayedSubmission(self, chain)
+
+
+def run_slurm(chains, folder, params, wait=False, echo=print):
+    """Submit the unfinished chains as one job array; ``params`` go to ``update_parameters``
+    (``cluster`` selects the submitit executor: slurm, local or debug)."""
+    try:
+        import submitit
+    except ImportError as e:
+        raise RuntimeError("The slurm backend needs the 'submitit' package: pip install submitit") from e
+    todo = [c for c in chains if not all(is_finished(osp.join(r.cwd, r.output_dir)) for r in c)]
+    statuses = [(r.label, "skipped") for c in chains if c not in todo for r in c]
+    if not todo:
+        return statuses
+    params = dict(params)
+    executor = submitit.AutoExecutor(folder=folder, cluster=params.pop("cluster", None))
+    executor.update_parameters(**params)
+    with executor.batch():
+        jobs = [executor.submit(SlurmChain(), chain) for chain in todo]
+    for job, chain in zip(jobs, todo):
+        echo(f"[submitted] job {job.job_id}: {chain[0].label.split(' ', 1)[1]} ({len(chain)} steps)")
+    if not wait:
+        return statuses + [(r.label, "submitted") for c in todo for r in c]
+    return statuses + [s for job in jobs for s in job.result()]
+
+
+def _parse_kv(items):
+    out = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--slurm expects KEY=VALUE, got {item!r}")
+        out[key] = yaml.safe_load(value)
+    return out
+
+
+def build_parser():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                epilog="Arguments after '--' are appended to every train.py command.")
+    p.add_argument("spec", nargs="?", help="sweep spec (.yaml/.json); or describe one step with the flags")
+    p.add_argument("--trainer", help="trainer of a one-step sweep")
+    p.add_argument("--config-file", default="", help="trainer config of a one-step sweep")
+    p.add_argument("--output-dir", help="output dir pattern of a one-step sweep, with {dataset} and {seed}")
+    p.add_argument("--datasets", nargs="+", help="dataset names or config paths (override the spec)")
+    p.add_argument("--seeds", nargs="+", type=int, help="seeds (override the spec)")
+    p.add_argument("--root", help="data root (overrides the spec)")
+    p.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
+    p.add_argument("--backend", choices=("local", "slurm"), default="local")
+    p.add_argument("--jobs", type=int, default=0, help="local: concurrent chains (default: #gpus or 1)")
+    p.add_argument("--gpus", nargs="+", help="local: CUDA_VISIBLE_DEVICES per slot (0 1, or 0,1 2,3)")
+    p.add_argument("--slurm", action="append", metavar="KEY=VALUE", help="submitit parameter, repeatable")
+    p.add_argument("--slurm-folder", default="output/slurm/%j", help="slurm: submitit log folder")
+    p.add_argument("--wait", action="store_true", help="slurm: wait for the jobs and report their status")
+    return p
+
+
+def main(argv=None, echo=print):
+    argv = list(sys.argv[1:] if argv is None else argv)
+    extra = argv[argv.index("--") + 1:] if "--" in argv else []
+    args = build_parser().parse_args(argv[: len(argv) - len(extra) - (1 if "--" in argv else 0)])
+    if args.spec:
+        spec = load_spec(args.spec)
+    else:
+        if not (args.trainer and args.output_dir):
+            build_parser().error("give a spec file, or --trainer and --output-dir (and --datasets, --seeds)")
+        step = {"name": "run", "trainer": args.trainer, "config": args.config_file,
+                "output_dir": args.output_dir}
+        spec = {"datasets": args.datasets, "seeds": args.seeds, "steps": [step]}
+    spec.update({k: v for k, v in (("datasets", args.datasets), ("seeds", args.seeds),
+                                   ("root", args.root)) if v is not None})
+    spec = validate_spec(spec, f"'{args.spec}'" if args.spec else "(command line)")
+    chains = plan(spec, extra)
+    if args.dry_run:
+        for run in (r for chain in chains for r in chain):
+            done = is_finished(osp.join(run.cwd, run.output_dir))
+            echo(f"# finished, skip: {run.output_dir}" if done else shlex.join(run.argv))
+        return 0
+    if args.backend == "slurm":
+        params = {**spec["slurm"], **_parse_kv(args.slurm)}
+        statuses = run_slurm(chains, args.slurm_folder, params, args.wait, echo)
+    else:
+        statuses = run_local(chains, args.jobs, args.gpus, echo)
+    counts = Counter(status for _, status in statuses)
+    echo("Sweep: " + ", ".join(f"{n} {s}" for s, n in counts.items()))
+    for label, status in statuses:
+        if status in ("failed", "blocked"):
+            echo(f"  {status}: {label}")
+    return 1 if counts.get("failed") else 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except (ValueError, OSError, RuntimeError) as e:
+        sys.exit(f"sweep: {e}")
