@@ -1,0 +1,207 @@
+"""CaPT trainers: each is one baseline plus :class:`CaPTMixin` (the plug-in, written once).
+
+| trainer | wraps | what CaPT adds |
+|---|---|---|
+| ``UCPCoOp`` | CoOp (CaPT protocol: 4 tokens "a photo of a") | offsets on the 4 context tokens; the
+  conditioning ablation ``TRAINER.UCP.VERSION`` |
+| ``UCPKgCoOp`` | ``KgCoOp`` | offsets on the 4 context tokens |
+| ``UCPProGrad`` | ``ProGrad`` | offsets; the meta-net takes part in the gradient projection |
+| ``UCPDAPT`` | ``DAPT`` | offsets on the 16 text context tokens (visual prompts unchanged) |
+| ``UCPKgCoOpDePT`` (DeCaPT) | ``KgCoOpDePT`` | offsets; the meta-net trains at the base learning rate |
+
+In every case the baseline's image-text cross-entropy becomes the margin loss
+(:mod:`trainers.ucp.margin_loss`) built from the TCI similarity of the current classes; nothing else in the
+objective changes. Flags: ``TRAINER.UCP.*`` (below). Checkpoints: ``<output>/learnable_params/`` with
+``prompt_learner.ucp.unified_transfer.*``; TCI vectors are recomputed for the class list of each run, so a
+base-trained run evaluates new classes with ``--eval-only --model-dir <run> DATASET.SUBSAMPLE_CLASSES new``.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from dassl.config import add_cfg_node, cfg_hook
+from dassl.engine import TRAINER_REGISTRY
+from datasets.templates import get_templates
+from trainers.common.coop_prompt import CoOpPromptLearner, build_coop_prompt_learner
+from trainers.dapt import DAPT
+from trainers.dept import KgCoOpDePT
+from trainers.kgcoop import KgCoOp
+from trainers.prograd import ProGrad
+from trainers.ucp.margin_loss import MarginLoss, class_similarity
+from trainers.ucp.network import (
+    LearnableParamsNetwork,
+    LearnableParamsTrainer,
+    check_end_position,
+    coop_text_features,
+)
+from trainers.ucp.plugin import CONDITION_NAMES, ClassConditioner, attach
+from trainers.ucp.tci import load_or_extract_tci
+
+
+@cfg_hook
+def add_ucp_cfg(cfg) -> None:
+    add_cfg_node(cfg, "TRAINER.UCP", {
+        "MODULE": "mlp",  # mlp | linear | attn
+        "HIDDEN_DIM": 32,
+        "DROPOUT": 0.1,
+        "TOKENIZER_MODE": "clip",  # only "clip" (frozen CLIP text features) is implemented
+        "TOKENIZER": "xxx",  # word-vector file of the other modes (unused)
+        "REDUCE_DIM": 512,  # fastText reduction of the other modes (unused)
+        "SCALE": 1.0,  # > 0: fixed input multiplier; <= 0: learnable gate sigmoid(a), a = 0 at start
+        "LOSS": {"USE_SIM": True, "SMOOTH": 0.0031},
+        "VERSION": 0,  # meta-net condition (UCPCoOp only): 0 TCI, 1 FRN, 2 VTI, 3 VCI
+        "INSERT_LAYER": 5,  # unused (unreleased deep variants)
+        "DEEP_HIDDEN_DIM": 128,  # unused
+        "DEEP_DROPOUT": 0.1,  # unused
+        "CACHE_DIR": "cache",  # TCI cache folder ("" disables caching)
+    })
+
+
+class CaPTMixin:
+    """Put first in the bases of a ``LearnableParamsTrainer`` subclass whose network has ``clip`` and a
+    ``prompt_learner`` building its context through :func:`trainers.ucp.plugin.class_context`."""
+
+    def check_cfg(self, cfg):
+        super().check_cfg(cfg)
+        ucp = cfg.TRAINER.UCP
+        if ucp.TOKENIZER_MODE != "clip":
+            raise NotImplementedError(f"TRAINER.UCP.TOKENIZER_MODE {ucp.TOKENIZER_MODE!r}: only 'clip' is "
+                                      "implemented (glove / fasttext / wikipedia2vec vectors are not)")
+        if ucp.VERSION not in CONDITION_NAMES:
+            raise ValueError(f"TRAINER.UCP.VERSION must be one of {sorted(CONDITION_NAMES)}, "
+                             f"got {ucp.VERSION}")
+
+    def build_network(self):
+        net = super().build_network()
+        cfg, ucp = self.cfg, self.cfg.TRAINER.UCP
+        clip_model, classnames = net.clip, self.dm.dataset.classnames
+        # The offsets are added to context tokens, so the meta-net outputs the text width. On ViT-B/16 that
+        # equals the feature size (512) the reference code uses; on the toy CLIPs (width 64, features 128)
+        # only this choice fits.
+        width = clip_model.ln_final.weight.shape[0]
+        template = get_templates(cfg.DATASET.NAME).zero_shot
+        label = f"clip_{cfg.DATASET.SUBSAMPLE_CLASSES}_{cfg.DATASET.NAME}"
+        tci = load_or_extract_tci(clip_model, classnames, template, ucp.CACHE_DIR, label)
+        condition, persistent = self.meta_net_condition(tci, net)
+        print(f"CaPT meta-net ({ucp.MODULE}, hidden {ucp.HIDDEN_DIM}) conditioned on "
+              f"{CONDITION_NAMES[self.condition_version]} {tuple(condition.shape)}")
+        conditioner = ClassConditioner(condition, width, ucp.MODULE, int(ucp.HIDDEN_DIM), float(ucp.DROPOUT),
+                                       float(ucp.SCALE), clip_model.dtype, persistent)
+        attach(net.prompt_learner, conditioner)
+        similarity = class_similarity(tci) if ucp.LOSS.USE_SIM else None
+        self.margin_loss = MarginLoss(len(classnames), similarity, float(ucp.LOSS.SMOOTH))
+        return net
+
+    @property
+    def condition_version(self) -> int:
+        return 0
+
+    def meta_net_condition(self, tci: torch.Tensor, net) -> tuple[torch.Tensor, bool]:
+        """The meta-net input and whether it is saved with the checkpoint (TCI: no)."""
+        return tci, False
+
+    def classification_loss(self, logits, label):
+        return self.margin_loss(logits, label)
+
+
+# ------------------------------------------------------------------------------------------------ CoOp
+def build_coop_learner(clip_model, classnames: list[str], node) -> CoOpPromptLearner:
+    """CoOp's learner from ``cfg.TRAINER.COOP`` ("end" position only: CaPT offsets the context tokens)."""
+    check_end_position(node.CLASS_TOKEN_POSITION, "TRAINER.COOP.CLASS_TOKEN_POSITION")
+    return build_coop_prompt_learner(node, classnames, clip_model)
+
+
+class CaPTRepoCoOpNetwork(LearnableParamsNetwork):
+    def __init__(self, clip_model, classnames, node, names_to_update=("learnable_params",)):
+        super().__init__(clip_model, names_to_update)
+        self.learnable_params["prompt_learner"] = build_coop_learner(clip_model, classnames, node)
+
+    def text_features(self):
+        return coop_text_features(self.clip, self.prompt_learner)
+
+
+class CaPTRepoCoOp(LearnableParamsTrainer):
+    """The CaPT repository's CoOp as a base for ``UCPCoOp``: ``TRAINER.COOP`` prompts (the published config
+    uses 4 tokens initialised from "a photo of a"), cross-entropy, registered ``learnable_params``.
+    Not registered: the ``CoOp`` name belongs to :mod:`trainers.coop`."""
+
+    def build_network(self):
+        return CaPTRepoCoOpNetwork(self.load_backbone(), self.dm.dataset.classnames, self.cfg.TRAINER.COOP,
+                           self.cfg.TRAINER.NAMES_TO_UPDATE)
+
+    def compute_loss(self, image, label):
+        logits = self.model(image)
+        return {"loss": self.classification_loss(logits, label)}, {"acc": self.accuracy(logits, label)}
+
+
+@TRAINER_REGISTRY.register()
+class UCPCoOp(CaPTMixin, CaPTRepoCoOp):
+    """CoOp + CaPT, with the conditioning ablation ``TRAINER.UCP.VERSION``: 1 = one fixed random vector
+    (saved in the checkpoint), 2 = mean frozen image feature of the few-shot training images, 3 = per-class
+    mean of those features. The margin loss always uses the TCI similarity. Logs ``loss``."""
+
+    @property
+    def condition_version(self) -> int:
+        return int(self.cfg.TRAINER.UCP.VERSION)
+
+    def meta_net_condition(self, tci, net):
+        version = self.condition_version
+        if version == 0:
+            return tci, False
+        if version == 1:
+            return torch.randn(1, tci.shape[1]), True
+        feats, labels = self.train_image_features(net)
+        if version == 2:
+            return feats.mean(dim=0, keepdim=True), False
+        present = labels.unique(sorted=True).tolist()
+        if present != list(range(len(self.dm.dataset.classnames))):
+            raise ValueError(f"TRAINER.UCP.VERSION 3 needs training images of every class; "
+                             f"found labels {present}")
+        return torch.stack([feats[labels == y].mean(dim=0) for y in present]), False
+
+    @torch.no_grad()
+    def train_image_features(self, net):
+        """Frozen image features (un-normalised, fp32) and labels of every training image (one pass over the
+        dataset of ``train_loader_x``, with its transforms, keeping the last partial batch)."""
+        loader = torch.utils.data.DataLoader(self.train_loader_x.dataset, shuffle=False, drop_last=False,
+                                             batch_size=self.train_loader_x.batch_size,
+                                             num_workers=self.cfg.DATALOADER.NUM_WORKERS)
+        feats, labels = [], []
+        for batch in loader:
+            image = batch["img"].to(self.device)
+            feats.append(net.clip.encode_image(image.to(net.dtype)).float().cpu())
+            labels.append(batch["label"])
+        return torch.cat(feats), torch.cat(labels)
+
+    def loss_summary(self, loss, losses, metrics):
+        return {"loss": loss.item()}
+
+
+@TRAINER_REGISTRY.register()
+class UCPKgCoOp(CaPTMixin, KgCoOp):
+    """KgCoOp + CaPT; logs ``loss_cls``, ``loss_kg`` and their sum ``loss_total``."""
+
+    def compute_loss(self, image, label):
+        losses, _ = super().compute_loss(image, label)
+        return {"loss_cls": losses["loss_ce"], "loss_kg": losses["loss_kg"]}, {}
+
+    def loss_summary(self, loss, losses, metrics):
+        summary = {k: v.item() for k, v in losses.items()}
+        summary["loss_total"] = loss.item()
+        return summary
+
+
+@TRAINER_REGISTRY.register()
+class UCPProGrad(CaPTMixin, ProGrad):
+    """ProGrad + CaPT."""
+
+
+@TRAINER_REGISTRY.register()
+class UCPDAPT(CaPTMixin, DAPT):
+    """DAPT + CaPT (the published config uses ``TRAINER.UCP.LOSS.SMOOTH 0``, i.e. plain cross-entropy)."""
+
+
+@TRAINER_REGISTRY.register()
+class UCPKgCoOpDePT(CaPTMixin, KgCoOpDePT):
+    """DeCaPT: KgCoOpDePT + CaPT."""
