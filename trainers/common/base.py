@@ -21,6 +21,7 @@ import contextlib
 import torch
 from torch import nn
 
+from clip.model import CLIP
 from dassl.engine import ClipLoadModelMixin, TrainerX
 from dassl.metrics import compute_accuracy
 from dassl.optim import build_lr_scheduler, build_optimizer
@@ -32,6 +33,13 @@ def freeze_all_but(module: nn.Module, trainable: list[nn.Parameter]) -> list[nn.
     for p in module.parameters():
         p.requires_grad_(id(p) in keep)
     return [p for p in module.parameters() if id(p) in keep]
+
+
+def keep_frozen_clip_in_eval(module: nn.Module) -> None:
+    """Put every CLIP inside ``module`` whose parameters are all frozen back into eval mode."""
+    for sub in module.modules():
+        if isinstance(sub, CLIP) and sub.training and not any(p.requires_grad for p in sub.parameters()):
+            sub.eval()
 
 
 def trainable_parameters(module: nn.Module) -> list[nn.Parameter]:
@@ -91,6 +99,17 @@ class ClipTrainer(ClipLoadModelMixin, TrainerX):
         """The module whose state dict is checkpointed (the whole network by default)."""
         return self.model
 
+    def set_model_mode(self, mode="train", names=None):
+        """Switch the registered modules, and the network around them when only a part is registered
+        (CoOp registers ``prompt_learner``): its evaluation cache follows the mode. A CLIP without any
+        trainable parameter stays in eval mode (its BatchNorm statistics must not move)."""
+        super().set_model_mode(mode, names)
+        model = getattr(self, "model", None)
+        if isinstance(model, nn.Module) and all(model is not m for m in self._models.values()):
+            model.train(mode == "train")
+        if isinstance(model, nn.Module):
+            keep_frozen_clip_in_eval(model)
+
     def param_groups(self, params: list[nn.Parameter]):
         """Optional explicit optimizer groups (staged learning rates); ``None`` = one group."""
         return None
@@ -113,12 +132,19 @@ class ClipTrainer(ClipLoadModelMixin, TrainerX):
             losses, metrics = self.compute_loss(image, label)
         loss = sum(losses.values())
         self.backward_and_update(loss, losses)
+        summary = self.loss_summary(loss, losses, metrics)
+        if (self.batch_idx + 1) == self.num_batches:
+            self.update_lr()
+        return summary
+
+    def loss_summary(self, loss, losses, metrics) -> dict:
+        """Floats logged for a step: ``loss`` (the sum), each term when there are several, the metrics.
+
+        Override to keep a method's published log keys (e.g. ProGrad logs only its two terms)."""
         summary = {"loss": loss.item()}
         if len(losses) > 1:
             summary.update({k: v.item() for k, v in losses.items()})
         summary.update({k: float(v) for k, v in metrics.items()})
-        if (self.batch_idx + 1) == self.num_batches:
-            self.update_lr()
         return summary
 
     def backward_and_update(self, loss, losses):

@@ -1,0 +1,32 @@
+#!/bin/bash
+# CoCoOp cross-dataset transfer, step 1: train on all classes of the source dataset (ImageNet) with 16 shots.
+# Usage: DATA=/path/to/datasets bash scripts/cocoop/xd_train.sh [DATASET] SEED    (DATASET default imagenet)
+#   CFG / TRAINER (env) as in base2new_train.sh.
+# Output: ${OUTPUT}/<DATASET>/<TRAINER>/<CFG>_16shots/seed<SEED>; a finished run is skipped.
+DATA=${DATA:-DATA}
+if [ -d "${DATA}" ]; then DATA=$(cd "${DATA}" && pwd); fi  # the script runs from the repository root
+cd "$(dirname "$0")/../.."
+source scripts/coop/common.sh
+case $# in
+    1) DATASET=imagenet; SEED=$1 ;;
+    2) DATASET=$1; SEED=$2 ;;
+    *) echo "usage: $0 [DATASET] SEED" >&2; exit 2 ;;
+esac
+TRAINER=${TRAINER:-CoCoOp}
+CFG=${CFG:-$(default_cfg "${TRAINER}" "${DATASET}")}
+SHOTS=16
+check_files "${DATASET}" "${TRAINER}" "${CFG}"
+DIR=${OUTPUT}/${DATASET}/${TRAINER}/${CFG}_${SHOTS}shots/seed${SEED}
+
+if run_finished "${DIR}"; then
+    echo "Results are available in ${DIR}, skipping"
+    exit 0
+fi
+${PYTHON} train.py \
+    --root "${DATA}" \
+    --seed "${SEED}" \
+    --trainer "${TRAINER}" \
+    --dataset-config-file "configs/datasets/${DATASET}.yaml" \
+    --config-file "configs/trainers/${TRAINER}/${CFG}.yaml" \
+    --output-dir "${DIR}" \
+    DATASET.NUM_SHOTS ${SHOTS}

@@ -1,0 +1,42 @@
+#!/bin/bash
+# CoOp base-to-new: evaluate the last-epoch model of base2new_train.sh on the new classes.
+# Usage: DATA=/path/to/datasets bash scripts/coop/base2new_test.sh DATASET SEED [CFG]
+#   CFG as in base2new_train.sh; SUB=base re-evaluates on the base classes; LOADEP overrides the epoch
+#   (default: OPTIM.MAX_EPOCH of the config).
+# Output: ${OUTPUT}/base2new/test_<SUB>/<DATASET>/shots_16/CoOp/<CFG>/seed<SEED>; a finished run is skipped.
+DATA=${DATA:-DATA}
+if [ -d "${DATA}" ]; then DATA=$(cd "${DATA}" && pwd); fi  # the script runs from the repository root
+cd "$(dirname "$0")/../.."
+source scripts/coop/common.sh
+if [ $# -lt 2 ]; then
+    echo "usage: $0 DATASET SEED [CFG]" >&2
+    exit 2
+fi
+TRAINER=CoOp
+DATASET=$1
+SEED=$2
+CFG=${3:-${CFG:-$(default_cfg ${TRAINER} "${DATASET}")}}
+SHOTS=16
+SUB=${SUB:-new}
+check_files "${DATASET}" "${TRAINER}" "${CFG}"
+LOADEP=${LOADEP:-$(max_epoch "configs/trainers/${TRAINER}/${CFG}.yaml")}
+COMMON_DIR=${DATASET}/shots_${SHOTS}/${TRAINER}/${CFG}/seed${SEED}
+MODEL_DIR=${OUTPUT}/base2new/train_base/${COMMON_DIR}
+DIR=${OUTPUT}/base2new/test_${SUB}/${COMMON_DIR}
+
+if run_finished "${DIR}"; then
+    echo "Results are available in ${DIR}, skipping"
+    exit 0
+fi
+${PYTHON} train.py \
+    --root "${DATA}" \
+    --seed "${SEED}" \
+    --trainer ${TRAINER} \
+    --dataset-config-file "configs/datasets/${DATASET}.yaml" \
+    --config-file "configs/trainers/${TRAINER}/${CFG}.yaml" \
+    --output-dir "${DIR}" \
+    --model-dir "${MODEL_DIR}" \
+    --load-epoch "${LOADEP}" \
+    --eval-only \
+    DATASET.NUM_SHOTS ${SHOTS} \
+    DATASET.SUBSAMPLE_CLASSES "${SUB}"

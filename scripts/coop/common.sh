@@ -1,0 +1,54 @@
+# Shared helpers of the CoOp / CoCoOp scripts (sourced; the caller has cd'ed to the repository root).
+# Environment: DATA (dataset root, default DATA), OUTPUT (output root, default output), PYTHON (default python).
+set -euo pipefail
+DATA=${DATA:-DATA}
+OUTPUT=${OUTPUT:-output}
+PYTHON=${PYTHON:-python}
+
+# run_finished DIR: true when DIR holds a final test evaluation (results.json of the test split, or a log
+# with the result block after "Finish training" / of an evaluation-only run).
+run_finished() {
+    local dir=$1
+    if [ -f "${dir}/results.json" ] && grep -Eq '"split": *"test"' "${dir}/results.json"; then
+        return 0
+    fi
+    grep -qs "^=> result" "${dir}"/log.txt*
+}
+
+# max_epoch CONFIG: OPTIM.MAX_EPOCH of a trainer YAML, following its _BASE_ files (the last epoch file of
+# a run is model.pth.tar-<MAX_EPOCH>).
+max_epoch() {
+    local file=$1 value base
+    while [ -n "${file}" ]; do
+        value=$(sed -n 's/^ *MAX_EPOCH: *\([0-9][0-9]*\).*/\1/p' "${file}" | head -n 1)
+        if [ -n "${value}" ]; then
+            echo "${value}"
+            return 0
+        fi
+        base=$(sed -n 's/^_BASE_: *"\{0,1\}\([^"]*\)"\{0,1\} *$/\1/p' "${file}" | head -n 1)
+        if [ -n "${base}" ]; then file=$(dirname "${file}")/${base}; else file=""; fi
+    done
+    echo "no OPTIM.MAX_EPOCH in $1 or its _BASE_ files" >&2
+    return 1
+}
+
+# check_files DATASET TRAINER CFG: the dataset and trainer YAMLs exist.
+check_files() {
+    local f
+    for f in "configs/datasets/$1.yaml" "configs/trainers/$2/$3.yaml"; do
+        if [ ! -f "${f}" ]; then
+            echo "missing config ${f}" >&2
+            exit 2
+        fi
+    done
+}
+
+# default_cfg TRAINER DATASET: the published base-to-new / cross-dataset config of CoCoOp, or of CoOp
+# (vit_b16_ctxv1; vit_b16_ep50_ctxv1 on ImageNet).
+default_cfg() {
+    case "$1" in
+        CoCoOp) echo vit_b16_c4_ep10_batch1_ctxv1 ;;
+        CoOp) if [ "$2" = imagenet ]; then echo vit_b16_ep50_ctxv1; else echo vit_b16_ctxv1; fi ;;
+        *) echo "no default config for trainer '$1'; set CFG" >&2; return 1 ;;
+    esac
+}

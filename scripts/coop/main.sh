@@ -1,0 +1,41 @@
+#!/bin/bash
+# CoOp few-shot protocol (CoOp paper): seeds 1 2 3 (override with SEEDS="1 2") on one dataset.
+# Usage: DATA=/path/to/datasets bash scripts/coop/main.sh DATASET CFG CTP NCTX SHOTS CSC
+#   e.g. bash scripts/coop/main.sh caltech101 rn50 end 16 16 False
+#   CFG: configs/trainers/CoOp/<CFG>.yaml; CTP: end | middle | front; CSC: False | True.
+# Output: ${OUTPUT}/<DATASET>/CoOp/<CFG>_<SHOTS>shots/nctx<NCTX>_csc<CSC>_ctp<CTP>/seed<SEED>; finished runs are skipped.
+DATA=${DATA:-DATA}
+if [ -d "${DATA}" ]; then DATA=$(cd "${DATA}" && pwd); fi  # the script runs from the repository root
+cd "$(dirname "$0")/../.."
+source scripts/coop/common.sh
+if [ $# -ne 6 ]; then
+    echo "usage: $0 DATASET CFG CTP NCTX SHOTS CSC" >&2
+    exit 2
+fi
+TRAINER=CoOp
+DATASET=$1
+CFG=$2
+CTP=$3
+NCTX=$4
+SHOTS=$5
+CSC=$6
+check_files "${DATASET}" "${TRAINER}" "${CFG}"
+
+for SEED in ${SEEDS:-1 2 3}; do
+    DIR=${OUTPUT}/${DATASET}/${TRAINER}/${CFG}_${SHOTS}shots/nctx${NCTX}_csc${CSC}_ctp${CTP}/seed${SEED}
+    if run_finished "${DIR}"; then
+        echo "Results are available in ${DIR}, skipping"
+        continue
+    fi
+    ${PYTHON} train.py \
+        --root "${DATA}" \
+        --seed "${SEED}" \
+        --trainer ${TRAINER} \
+        --dataset-config-file "configs/datasets/${DATASET}.yaml" \
+        --config-file "configs/trainers/${TRAINER}/${CFG}.yaml" \
+        --output-dir "${DIR}" \
+        TRAINER.COOP.N_CTX "${NCTX}" \
+        TRAINER.COOP.CSC "${CSC}" \
+        TRAINER.COOP.CLASS_TOKEN_POSITION "${CTP}" \
+        DATASET.NUM_SHOTS "${SHOTS}"
+done
