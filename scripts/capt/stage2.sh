@@ -1,0 +1,18 @@
+#!/bin/bash
+# CAPT stage 2: train the Diff-Manner Adapter and MGDE on 16-shot base classes over the frozen stage 1.
+# Usage: DATA=<data root> bash scripts/capt/stage2.sh DATASET SEED   (run stage1.sh first)
+source "$(dirname "$0")/common.sh"
+if [ -f "${STAGE2_DIR}/results.json" ]; then
+    echo "Stage 2 already done: ${STAGE2_DIR}"
+    exit 0
+fi
+python train.py --root "${DATA}" --seed "${SEED}" --trainer StackSPLE_PromptKD \
+    --dataset-config-file "${DATASET_CFG}" \
+    --config-file "configs/trainers/SPLE/PromptKD/${STAGE2_CFG}.yaml" \
+    --output-dir "${STAGE2_DIR}" \
+    DATASET.NUM_SHOTS 16 SPLE.BACK_CKPT_PATH "${STAGE1_DIR}" SPLE.BACK_CKPT_EPOCH 20 \
+    SPLE.PIC_LIB "${DATA}/SPLE_database/SPLE_${DATASET_NAME}.json" SPLE.STACK.MODE converse \
+    SPLE.STACK.WEIGHT 0.2 DATASET.SUBSAMPLE_CLASSES base SPLE.STACK.WEIGHT_FOR_NEW 0.0 \
+    TRAINER.MODAL base2novel TRAINER.PROMPTKD.TEMPERATURE 1.0 TRAINER.PROMPTKD.KD_WEIGHT "${KD_WEIGHT}" \
+    TEST.SPLIT val
+python -m tools.confusion.compare_runs --baseline "${STAGE1_DIR}" --new "${STAGE2_DIR}"

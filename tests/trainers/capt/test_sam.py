@@ -1,0 +1,62 @@
+"""SAM: retrieval never returns the query itself; the Diff-Manner Adapter touches patch tokens only."""
+
+import torch
+
+from clip.layout import TokenLayout
+from trainers.capt.sam import AdapterSet, BankRetriever, DiffMannerAdapter, dynamic_alpha
+
+
+def small_bank():
+    feats = torch.tensor([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.6, 0.8], [0.1, 0.9]])
+    return {"features": feats, "labels": torch.tensor([0, 0, 1, 1, 1]), "classnames": ["a", "b"],
+            "paths": [f"p{i}" for i in range(5)],
+            # GT 1 predicted as 0: samples 3 and 2; GT 0 predicted as 1: sample 0
+            "cells": {1: {0: [3, 2]}, 0: {1: [0]}}}
+
+
+def test_retrieval_picks_nearest_candidate_and_excludes_query():
+    r = BankRetriever(small_bank())
+    query = torch.tensor([[1.0, 0.0]])
+    pseudo, pairs = torch.tensor([0]), torch.tensor([[1]])
+    assert r.retrieve(query, pseudo, pairs).tolist() == [[[0]]]  # sample 0 is the nearest in U
+    assert r.retrieve(query, pseudo, pairs, exclude=[0]).tolist() == [[[3]]]
+    two = r.retrieve(query, pseudo, pairs, n_rep=2, exclude=[0])
+    assert two.tolist() == [[[3, 2]]]
+
+
+def test_retrieval_falls_back_to_class_members_but_never_the_query():
+    bank = small_bank()
+    bank["cells"] = {0: {1: [1]}}  # the only candidate of pair (0, 1) is the query itself
+    r = BankRetriever(bank)
+    out = r.retrieve(torch.tensor([[0.9, 0.1]]), torch.tensor([0]), torch.tensor([[1]]), n_rep=3, exclude=[1])
+    assert 1 not in out.flatten().tolist()
+    assert set(out.flatten().tolist()) == {2, 3, 4}  # fallback: members of class j = 1
+    bank["labels"] = torch.tensor([0, 0, 0, 0, 0])
+    r = BankRetriever(bank)
+    out = r.retrieve(torch.tensor([[0.9, 0.1]]), torch.tensor([0]), torch.tensor([[1]]), exclude=[1])
+    assert out.tolist() == [[[-1]]]
+
+
+def test_adapter_starts_at_zero_and_skips_cls_and_prompts():
+    layout = TokenLayout(num_prefix=1, grid=(3, 3), num_prompts=2)
+    adapter = DiffMannerAdapter(width=4, kernel_size=3, mlp_width=16)
+    x = torch.randn(2, layout.length, 4)
+    assert torch.equal(adapter(x, layout), torch.zeros_like(x))
+    torch.nn.init.normal_(adapter.local.weight)
+    adapter.alpha = torch.tensor([1.0, 0.0])
+    out = adapter(x, layout)
+    assert out[0, layout.patch_slice].abs().sum() > 0
+    assert torch.equal(out[:, 0], torch.zeros(2, 4)) and torch.equal(out[:, layout.prompt_slice],
+                                                                     torch.zeros(2, 2, 4))
+    assert torch.equal(out[1], torch.zeros_like(out[1]))  # alpha 0 for the second sample
+    hidden = torch.randn(2, layout.length, 16)
+    assert torch.equal(adapter.mlp_residual(hidden, layout), torch.zeros_like(hidden))
+
+
+def test_adapter_set_and_dynamic_alpha():
+    adapters = AdapterSet([0, 2], width=4, mlp_branch=False)
+    assert sorted(adapters.keys()) == ["0", "2"] and adapters["0"].mlp_local is None
+    adapters.set_alpha(0.5)
+    assert all(a.alpha == 0.5 for a in adapters.values())
+    alpha = dynamic_alpha(torch.tensor([0.25, 1.0]), s=5.0, gamma=0.5)
+    assert torch.allclose(alpha, torch.tensor([2.5, 5.0]))

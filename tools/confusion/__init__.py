@@ -1,0 +1,1 @@
+"""Confusion tools: build / inspect a Confusion Bank, compare the errors of two runs, pair prompts."""

@@ -1,0 +1,36 @@
+"""CAPT's loss terms: L_ori (cross-entropy), L_confuse (symmetric InfoNCE over the confusion-expanded
+batch), the router's load-balancing term and the optional KD to the teacher."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def confusion_infonce(image_feats: torch.Tensor, text_feats: torch.Tensor, labels: torch.Tensor,
+                      scale: torch.Tensor | float) -> torch.Tensor:
+    """Symmetric InfoNCE where row i (an anchor or a representative) is paired with the text feature of
+    its own class; other rows of the same class are masked out of the negatives (they are not negatives).
+
+    image_feats, text_feats: [N, D] normalised; labels: [N].
+    """
+    logits = scale * image_feats @ text_feats.t()
+    same = labels[:, None] == labels[None, :]
+    eye = torch.eye(labels.shape[0], dtype=torch.bool, device=labels.device)
+    logits = logits.masked_fill(same & ~eye, float("-inf"))
+    target = torch.arange(labels.shape[0], device=labels.device)
+    return 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.t(), target))
+
+
+def load_balance(router_probs: torch.Tensor) -> torch.Tensor:
+    """sum_e m_e log m_e over the batch-mean router probabilities (minimal when experts share the load)."""
+    mean = router_probs.mean(dim=0)
+    return (mean * mean.clamp_min(1e-12).log()).sum()
+
+
+def kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float = 1.0):
+    """PromptKD's KL(teacher || student) with temperature, batch-mean."""
+    t = temperature
+    p_t = F.softmax(teacher_logits / t, dim=-1)
+    log_s = F.log_softmax(student_logits / t, dim=-1)
+    return (t * t) * F.kl_div(log_s, p_t, reduction="batchmean")

@@ -1,0 +1,251 @@
+"""CAPT stage 2 (trainer ``CAPT``, alias ``StackSPLE_PromptKD`` for the published command line).
+
+Features:
+    * frozen stage-1 PromptKD student from ``SPLE.BACK_CKPT_PATH`` (checkpoint ``SPLE.BACK_CKPT_EPOCH``),
+      teacher class text features, and the Confusion Bank of that run (built there when missing);
+    * trainable: Diff-Manner Adapters (``CAPT.ADAPTER.*``) and MGDE (``CAPT.MGDE.*``) only; both start at
+      zero, so training starts exactly at stage 1;
+    * loss: ``ORI_WEIGHT`` * CE + ``CONF_WEIGHT`` * symmetric InfoNCE over anchors and representatives +
+      ``MGDE.LB_WEIGHT`` * load balance (+ optional ``SPLE.LOSS_KD_WEIGHT`` * KD to the teacher);
+    * data ("stage2" wiring): few-shot base classes for training, split ``val`` = base test, ``test`` = new
+      test; new classes use ``(1 - w) * stage-1 + w * CAPT`` logits with w = ``SPLE.STACK.WEIGHT_FOR_NEW``;
+    * ``DATASET.SUBSAMPLE_CLASSES new`` never trains: it evaluates the new-class test split with the weights
+      found in the output directory (the upstream "re-run with new" habit);
+    * checkpoints (folder ``CAPT/``) hold the adapters, MGDE and metadata naming the stage-1 run;
+    * ``CAPT.MODE released``: the DPC-style replica of the authors' released code (ablation,
+      :mod:`trainers.capt.released`).
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from dassl.data.transforms import build_transform
+from dassl.engine import TRAINER_REGISTRY
+from dassl.optim import build_lr_scheduler, build_optimizer
+from dassl.utils import read_image
+from trainers.common.base import ClipTrainer, freeze_all_but
+
+from . import resources as res
+from .config import check_capt_cfg, parse_layers
+from .losses import confusion_infonce, kd_loss, load_balance
+from .model import CaptNetwork, CaptSettings
+from .sam import BankRetriever, ImageLoader
+
+
+class TrainableParts(nn.Module):
+    """What a CAPT checkpoint holds: adapters, MGDE and (as extra state) where stage 1 lives."""
+
+    def __init__(self, network: CaptNetwork, meta: dict):
+        super().__init__()
+        self.adapters, self.mgde, self.meta = network.adapters, network.mgde, dict(meta)
+
+    def get_extra_state(self):
+        return dict(self.meta)
+
+    def set_extra_state(self, state):
+        self.meta = dict(state or {})
+
+
+def settings_from_cfg(cfg) -> CaptSettings:
+    a = cfg.CAPT.ADAPTER
+    return CaptSettings(topk=int(cfg.CAPT.SEM.TOPK), count_mode=cfg.CAPT.SEM.COUNT_MODE,
+                        n_rep=int(cfg.CAPT.SAM.N_REP), alpha=float(a.SCALE),
+                        dynamic_alpha=bool(a.DYNAMIC_ALPHA), alpha_s=float(a.ALPHA_S),
+                        alpha_gamma=float(a.ALPHA_GAMMA))
+
+
+@TRAINER_REGISTRY.register()
+class CAPT(ClipTrainer):
+    """Confusion-aware prompt tuning on a frozen PromptKD stage 1 (see the module docstring)."""
+
+    model_name = "CAPT"
+    prec_key = "PROMPTKD"
+    data_wiring = "stage2"
+
+    def check_cfg(self, cfg):
+        check_capt_cfg(cfg)
+        if cfg.TRAINER.MODAL != "base2novel":
+            raise ValueError(f"CAPT needs TRAINER.MODAL base2novel, got {cfg.TRAINER.MODAL!r}")
+
+    # ------------------------------------------------------------------ building
+    def build_model(self):
+        self.tf_train = build_transform(self.cfg, is_train=True)
+        self.tf_test = build_transform(self.cfg, is_train=False)
+        self.network = None
+        stage1 = self.cfg.SPLE.BACK_CKPT_PATH
+        if not os.path.isdir(os.path.join(stage1, res.STUDENT_FOLDER)):
+            print(f"Note: SPLE.BACK_CKPT_PATH={stage1!r} is not a stage-1 run; the model is built when "
+                  f"weights are loaded (--model-dir) from the stage-2 metadata")
+            return
+        self.build_from_stage1(stage1)
+
+    def build_from_stage1(self, stage1_dir: str):
+        cfg = self.cfg
+        res.check_stage1_dir(stage1_dir)
+        if cfg.CAPT.MODE == "released":
+            from .released import build_released
+
+            return build_released(self, stage1_dir)
+        from trainers.promptkd import load_promptkd_run
+
+        dataset = self.dm.dataset
+        names = list(dataset.all_classnames)
+        epoch = res.stage1_epoch(stage1_dir, cfg.SPLE.BACK_CKPT_EPOCH)
+        run = load_promptkd_run(cfg, stage1_dir, epoch=epoch, device=self.device, classnames=names,
+                                precision=self.weight_precision)
+        bank = res.load_or_build_bank(cfg, stage1_dir, epoch, self.device, run)
+        if bank["classnames"] != names[: run.num_base]:
+            raise ValueError(f"{res.bank_path(cfg, stage1_dir)} was built for classes {bank['classnames']}, "
+                             f"but the base classes are {names[: run.num_base]}; delete it to rebuild")
+        visual = run.student.image_encoder
+        net = CaptNetwork(
+            run.student, run.text_features, run.num_base, run.logit_scale,
+            parse_layers(cfg.CAPT.ADAPTER.LAYERS, visual.transformer.layers), settings_from_cfg(cfg),
+            int(cfg.CAPT.ADAPTER.KERNEL_SIZE), bool(cfg.CAPT.ADAPTER.MLP_BRANCH),
+            int(cfg.CAPT.MGDE.N_SAMPLE_EXPERTS), int(cfg.CAPT.MGDE.TOPK), float(cfg.CAPT.MGDE.BETA),
+            cfg.CAPT.MGDE.FFN_INIT)
+        print(f"MGDE works in the teacher text space ({run.text_features.shape[1]}-d); adapters in the "
+              f"student ViT width ({visual.width}); sample expert initialised from the last block: "
+              f"{net.mgde.samples[0].initialised_from_block if len(net.mgde.samples) else 'n/a'}")
+        encoder = res.TeacherTextEncoder(cfg, self.device)
+        net.guidance["base"] = res.guidance_for(cfg, stage1_dir, names[: run.num_base],
+                                                run.base_text_features, encoder)
+        if float(cfg.SPLE.STACK.WEIGHT_FOR_NEW) > 0:
+            net.guidance["new"] = res.guidance_for(cfg, stage1_dir, names[run.num_base:],
+                                                   run.new_text_features, encoder)
+        net.bank_n = bank["N"]
+        paths = [os.path.realpath(p) for p in bank["paths"]]
+        net.retriever = BankRetriever({**bank, "paths": paths})
+        loader = ImageLoader(paths, read_image, int(cfg.CAPT.SAM.IMAGE_CACHE))
+        net.load_images = lambda idx, train: loader.load(idx, self.tf_train if train else self.tf_test)
+        self.network = net.to(self.device)
+        meta = {"stage1_dir": os.path.abspath(stage1_dir), "stage1_checkpoint": run.checkpoint,
+                "stage1_epoch": run.epoch, "base_classnames": names[: run.num_base], "mode": cfg.CAPT.MODE}
+        self.parts = TrainableParts(net, meta)
+        self.finish_build(self.network, self.parts, meta)
+
+    def finish_build(self, model: nn.Module, registered: nn.Module, meta: dict):
+        """Freeze, build optimiser/scheduler, register, write the stage-2 metadata."""
+        self.model = model
+        params = freeze_all_but(model, list(model.trainable_params()))
+        print(f"Trainable parameters: {sum(p.numel() for p in params):,} in {len(params)} tensors")
+        self.optim = build_optimizer(params, self.cfg.OPTIM)
+        self.sched = build_lr_scheduler(self.optim, self.cfg.OPTIM)
+        self.register_model(self.model_name, registered, self.optim, self.sched)
+        self.scaler = None
+        if self.cfg.DATASET.SUBSAMPLE_CLASSES == "base":
+            res.write_stage2_meta(self.output_dir, meta)
+
+    def load_model(self, directory, epoch=None):
+        if self.network is None and not self._models:
+            if not directory:
+                raise FileNotFoundError("CAPT: no stage-1 run (SPLE.BACK_CKPT_PATH) and no --model-dir given")
+            self.build_from_stage1(res.read_stage2_meta(directory)["stage1_dir"])
+        folder = os.path.join(directory or "", self.model_name)
+        if directory and os.path.isdir(folder):
+            if epoch is None and not os.path.isfile(os.path.join(folder, "model-best.pth.tar")):
+                from dassl.engine.loading import find_last_epoch
+
+                epoch = find_last_epoch(folder)  # runs without best-val selection end with their last epoch
+                print(f"Note: no model-best.pth.tar in {folder}; loading model.pth.tar-{epoch}")
+            super().load_model(directory, epoch)
+        elif directory:
+            print(f"Note: no CAPT weights in {directory}; evaluating the zero-initialised stage 2 "
+                  f"(= stage 1)")
+
+    # ------------------------------------------------------------------ training
+    def train(self):
+        if not self._models:
+            res.check_stage1_dir(self.cfg.SPLE.BACK_CKPT_PATH)
+        if self.cfg.DATASET.SUBSAMPLE_CLASSES == "new":
+            return self.evaluate_new_rerun()
+        return super().train()
+
+    def evaluate_new_rerun(self):
+        """``SUBSAMPLE_CLASSES new`` re-run: no training on new classes; evaluate the new-class test set."""
+        print("DATASET.SUBSAMPLE_CLASSES new: CAPT does not train on new classes; evaluating the new-class "
+              "test split with the stage-2 weights of the output directory (if any)")
+        run_dir = self.output_dir
+        if os.path.isdir(os.path.join(run_dir, self.model_name)):
+            self.load_model(run_dir)
+        if os.path.isfile(os.path.join(run_dir, "results.json")):
+            # keep the base-class results of the stage-2 run; the new-class results go next to them
+            self.output_dir = os.path.join(run_dir, "new_classes")
+            os.makedirs(self.output_dir, exist_ok=True)
+            print(f"New-class results are written to {self.output_dir}")
+        return self.test("test")
+
+    def parse_batch_train(self, batch):
+        self._impaths = [os.path.realpath(p) for p in batch["impath"]]
+        return batch["img"].to(self.device), batch["label"].to(self.device)
+
+    def compute_loss(self, image, label):
+        if self.cfg.CAPT.MODE == "released":
+            return self.released.compute_loss(image, label)
+        cfg, net = self.cfg, self.model
+        index_of = net.retriever.index_of if net.retriever else {}
+        exclude = [index_of.get(p) for p in getattr(self, "_impaths", [None] * len(label))]
+        out = net(image, "base", use_bank=True, exclude=exclude, train_views=True)
+        feats, labels = [out.feature], [label]
+        if out.rep_index is not None:
+            cap = int(cfg.SPLE.INFER_TOPK)
+            idx, reps = out.rep_index[:, :cap], out.rep_features[:, :cap]
+            keep = idx >= 0
+            feats.append(reps[keep.to(reps.device)])
+            labels.append(net.retriever.labels[idx[keep]].to(label.device))
+        feats, labels = torch.cat(feats), torch.cat(labels)
+        text = net.text_features[: net.num_base][labels]
+        losses = {
+            "loss_ori": float(cfg.CAPT.LOSS.ORI_WEIGHT) * F.cross_entropy(out.logits, label),
+            "loss_confuse": float(cfg.CAPT.LOSS.CONF_WEIGHT) * confusion_infonce(feats, text, labels,
+                                                                                  net.logit_scale),
+            "loss_lb": float(cfg.CAPT.MGDE.LB_WEIGHT) * load_balance(out.router_probs),
+        }
+        if float(cfg.SPLE.LOSS_KD_WEIGHT) > 0:
+            kd = kd_loss(out.logits, self.teacher_logits(image))
+            losses["loss_kd"] = float(cfg.SPLE.LOSS_KD_WEIGHT) * kd
+        return losses, {"acc": self.accuracy(out.logits, label)}
+
+    @torch.no_grad()
+    def teacher_logits(self, image):
+        if getattr(self, "_teacher", None) is None:
+            from trainers.promptkd import build_teacher
+
+            self._teacher = build_teacher(self.cfg, list(self.dm.dataset.base_classnames), self.device,
+                                          self.weight_precision)
+        return self._teacher(image)
+
+    # ------------------------------------------------------------------ evaluation
+    def test(self, split=None):
+        split = split or self.cfg.TEST.SPLIT
+        new_only = self.cfg.DATASET.SUBSAMPLE_CLASSES == "new"
+        if new_only or not (split == "val" and self.val_loader is not None):
+            split = "test"
+        self._eval_split = split
+        names = self.dm.dataset.base_classnames if split == "val" else self.dm.dataset.new_classnames
+        self.lab2cname = dict(enumerate(names))
+        self.evaluator._lab2cname = self.lab2cname
+        return super().test(split)
+
+    @torch.no_grad()
+    def model_inference(self, image):
+        if self.cfg.CAPT.MODE == "released":
+            return self.released.inference(image, getattr(self, "_eval_split", "val"))
+        net = self.model
+        if getattr(self, "_eval_split", "val") == "val":
+            return net(image, "base", use_bank=bool(self.cfg.CAPT.INFER.USE_BANK)).logits
+        w = float(self.cfg.SPLE.STACK.WEIGHT_FOR_NEW)
+        z = net.stage1(image, "new")[0]
+        if w == 0:
+            return z
+        return (1 - w) * z + w * net(image, "new", use_bank=False).logits
+
+
+@TRAINER_REGISTRY.register()
+class StackSPLE_PromptKD(CAPT):  # noqa: N801  (the name of the published command line)
+    """The published stage-2 trainer name; identical to :class:`CAPT`."""
