@@ -1,0 +1,35 @@
+#!/bin/bash
+# PromptKD base-to-novel: distil the teacher in teacher_model/<DATASET.NAME>/ into a ViT-B/16 student on the
+# unlabelled train images of all classes; the log reports base accuracy per epoch (split "val") and the
+# best-val model's new-class accuracy at the end (split "test").
+# KD weight: 1000 as in the upstream script; the paper used 200 for fgvc_aircraft, oxford_flowers and dtd
+# (set KD_WEIGHT=200 in the environment for those).
+# Usage: DATA=/path/to/datasets bash scripts/promptkd/base2new_train.sh <dataset> <seed>
+set -euo pipefail
+
+DATA=${DATA:-DATA}
+TRAINER=PromptKD
+DATASET=$1
+SEED=$2
+KD_WEIGHT=${KD_WEIGHT:-1000.0}
+
+CFG=vit_b16_c2_ep20_batch8_4+4ctx
+SHOTS=0
+DIR=output/base2new/train_base/${DATASET}/shots_${SHOTS}/${TRAINER}/${CFG}/seed_${SEED}
+
+if grep -qs "^Elapsed:" "${DIR}"/log.txt*; then
+    echo "Finished run found in ${DIR}, skipping"
+    exit 0
+fi
+echo "Run this job and save the output to ${DIR}"
+python train.py \
+    --root "${DATA}" \
+    --seed "${SEED}" \
+    --trainer ${TRAINER} \
+    --dataset-config-file "configs/datasets/${DATASET}.yaml" \
+    --config-file "configs/trainers/${TRAINER}/${CFG}.yaml" \
+    --output-dir "${DIR}" \
+    DATASET.NUM_SHOTS ${SHOTS} \
+    TRAINER.MODAL base2novel \
+    TRAINER.PROMPTKD.TEMPERATURE 1.0 \
+    TRAINER.PROMPTKD.KD_WEIGHT "${KD_WEIGHT}"

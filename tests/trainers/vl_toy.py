@@ -1,0 +1,50 @@
+"""Helpers of the IVLP-family trainer tests: toy ``train.main`` runs and reading their outputs."""
+
+import json
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def toy_argv(toy_world, trainer, config, output_dir, *opts, flags=(), seed=1, dataset="fashion_mnist"):
+    """train.py arguments for a toy run; ``flags`` (``--eval-only`` ...) go before the KEY VALUE pairs."""
+    return [
+        "--root",
+        str(toy_world.root),
+        "--seed",
+        str(seed),
+        "--trainer",
+        trainer,
+        *flags,
+        "--dataset-config-file",
+        str(REPO / "configs" / "datasets" / f"{dataset}.yaml"),
+        "--config-file",
+        str(REPO / "configs" / "trainers" / config),
+        "--output-dir",
+        str(output_dir),
+        "DATALOADER.NUM_WORKERS",
+        "0",
+        "DATALOADER.TEST.BATCH_SIZE",
+        "50",
+        "MODEL.CLIP_WEIGHTS_DIR",
+        str(toy_world.weights_dir),
+        *opts,
+    ]
+
+
+def run(argv):
+    """``train.main(argv)``, returning the trainer."""
+    import train
+    import trainers.ivlp  # noqa: F401
+    import trainers.promptkd  # noqa: F401
+    import trainers.promptsrc  # noqa: F401
+
+    return train.main(argv)
+
+
+def trainable_names(trainer):
+    return {n for n, p in trainer.model.named_parameters() if p.requires_grad}
+
+
+def results(output_dir):
+    return json.loads((Path(output_dir) / "results.json").read_text())

@@ -1,0 +1,134 @@
+"""PromptSRC: IVLP prompts regularised towards frozen CLIP, with Gaussian prompt aggregation.
+
+Also the recipe of the PromptKD teacher (``vit_l14_c2_ep20_batch8_4+4ctx.yaml``, see
+``scripts/promptkd/train_teacher.sh``).
+
+Features:
+    * the IVLP design of :mod:`trainers.ivlp` (keys ``TRAINER.PROMPTSRC.*``);
+    * loss = CE + ``TEXT_LOSS_WEIGHT`` * L1(text, frozen text) + ``IMAGE_LOSS_WEIGHT`` * L1(image, frozen
+      image) + KL(frozen logits || prompted logits); the frozen image features come from the same CLIP
+      tower run without prompts (no second copy of the tower is built or saved), the frozen text features
+      are the PromptSRC 60-template ensemble of the unprompted CLIP, encoded once at build time;
+    * GPA: after every epoch the trainable tensors are accumulated with Gaussian weights
+      (``GPA_MEAN``, ``GPA_STD``); after the last epoch the aggregate replaces them, so the last checkpoint
+      and the final test use it. The running aggregate is stored in each checkpoint, so a resumed run
+      keeps the epochs aggregated before the interruption.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from clip import tokenize
+from dassl.config import add_cfg_node, cfg_hook
+from dassl.engine import TRAINER_REGISTRY
+from datasets.templates import PROMPTSRC_TEMPLATES, fill
+from trainers.common.base import ClipTrainer
+from trainers.common.gpa import GaussianPromptAggregation
+from trainers.common.losses import promptsrc_losses
+from trainers.common.vl_prompt import VLPromptModel, l2_normalize
+from trainers.ivlp import VL_PROMPT_DEFAULTS, build_vl_prompt_model, load_vl_backbone
+
+
+@cfg_hook
+def add_promptsrc_cfg(cfg) -> None:
+    add_cfg_node(
+        cfg,
+        "TRAINER.PROMPTSRC",
+        {
+            "N_CTX_VISION": 4,
+            "N_CTX_TEXT": 4,
+            **VL_PROMPT_DEFAULTS,
+            "TEXT_LOSS_WEIGHT": 25,
+            "IMAGE_LOSS_WEIGHT": 10,
+            "GPA_MEAN": 15,
+            "GPA_STD": 1,
+        },
+    )
+
+
+@torch.no_grad()
+def template_ensemble_features(
+    clip_model, classnames: list[str], templates=PROMPTSRC_TEMPLATES, chunk: int = 1000
+) -> torch.Tensor:
+    """Mean over templates of the unprompted CLIP text features (each not normalised), [C, D] in fp32."""
+    texts = [fill(t, name) for t in templates for name in classnames]
+    device = clip_model.logit_scale.device
+    tokens = tokenize(texts, clip_model.context_length)
+    feats = torch.cat(
+        [
+            clip_model.encode_text(tokens[i : i + chunk].to(device)).float()
+            for i in range(0, len(texts), chunk)
+        ]
+    )
+    return feats.view(len(templates), len(classnames), -1).mean(dim=0)
+
+
+@TRAINER_REGISTRY.register()
+class PromptSRC(ClipTrainer):
+    """IVLP + self-regularising constraints + GPA (see the module docstring)."""
+
+    model_name = "VLPromptLearner"
+    prec_key = "PROMPTSRC"
+    data_wiring = "fork"
+
+    def build_network(self):
+        node = self.cfg.TRAINER.PROMPTSRC
+        clip_model = load_vl_backbone(self)
+        print(f"Encoding the frozen text targets ({len(PROMPTSRC_TEMPLATES)} templates)")
+        # PromptSRC encodes its targets with an fp32 CLIP, whatever the training precision.
+        text_clip = clip_model if self.weight_precision == "fp32" else load_vl_backbone(self, "fp32")
+        fixed = template_ensemble_features(text_clip, self.dm.dataset.classnames)
+        del text_clip
+        model = build_vl_prompt_model(self, node, clip_model)
+        model.register_buffer("fixed_embeddings", fixed, persistent=False)
+        self.gpa = GaussianPromptAggregation(self.cfg.OPTIM.MAX_EPOCH, node.GPA_MEAN, node.GPA_STD)
+        return model
+
+    def compute_loss(self, image, label):
+        model: VLPromptModel = self.model
+        node = self.cfg.TRAINER.PROMPTSRC
+        scale = model.logit_scale.exp()
+        text = l2_normalize(model.encode_text())
+        image_feat = l2_normalize(model.encode_image(image))
+        logits = scale * image_feat.float() @ text.float().t()
+        with torch.no_grad():
+            zs_text = l2_normalize(model.fixed_embeddings)
+            zs_image = l2_normalize(model.encode_image(image, prompted=False)).float()
+            zs_logits = scale * zs_image @ zs_text.t()
+        losses = promptsrc_losses(
+            logits,
+            label,
+            text.float(),
+            zs_text,
+            image_feat.float(),
+            zs_image,
+            zs_logits,
+            text_weight=node.TEXT_LOSS_WEIGHT,
+            image_weight=node.IMAGE_LOSS_WEIGHT,
+        )
+        return losses, {}
+
+    # ------------------------------------------------------------------ GPA
+    def after_epoch(self):
+        trainable = {n: p for n, p in self.model.named_parameters() if p.requires_grad}
+        self.gpa.update(self.epoch, trainable)
+        if self.epoch + 1 == self.max_epoch:
+            if not self.gpa.complete:
+                print(
+                    f"GPA covers epochs {sorted(e + 1 for e in self.gpa.epochs_seen)} only "
+                    f"(the aggregate of earlier epochs was not found when resuming)"
+                )
+            print("Using GPA model for final inference...")
+            self.gpa.load_into(self.model)
+        super().after_epoch()
+
+    def trainer_state(self):
+        state = super().trainer_state()
+        state["gpa"] = self.gpa.state_dict()
+        return state
+
+    def restore_trainer_state(self, state):
+        super().restore_trainer_state(state)
+        if state and state.get("gpa") is not None:
+            self.gpa.load_state_dict(state["gpa"])
