@@ -42,7 +42,11 @@ def test_promptsrc_60_templates():
 def test_table_covers_every_registered_dataset():
     import datasets  # noqa: F401
 
-    assert set(DATASET_REGISTRY.registered_names()) <= set(templates.DATASET_TEMPLATES)
+    # Only the project's datasets: engine tests register tiny datasets of their own.
+    ours = {n for n in DATASET_REGISTRY.registered_names()
+            if DATASET_REGISTRY.get(n).__module__.startswith("datasets.")}
+    assert len(ours) >= 16
+    assert ours <= set(templates.DATASET_TEMPLATES)
 
 
 @pytest.mark.parametrize(
