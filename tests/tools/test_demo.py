@@ -1,0 +1,73 @@
+"""The demo driver: stage commands, skipping finished stages, the base / new / H table."""
+
+import json
+import subprocess
+
+import pytest
+
+from tools import demo
+
+
+def _results(output, stage, accuracy):
+    folder = output / stage
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "results.json").write_text(json.dumps({"accuracy": accuracy}))
+
+
+def test_stage_command_line(tmp_path):
+    stage = demo.Stage("m/new", "CoOp", "configs/x.yaml", eval_only=True, model_dir="m/base",
+                       opts=("DATASET.SUBSAMPLE_CLASSES", "new"))
+    argv = stage.argv("/data", tmp_path, 3)
+    assert argv[:5] == ["train.py", "--root", "/data", "--seed", "3"]
+    assert argv[argv.index("--trainer") + 1] == "CoOp"
+    assert argv[argv.index("--dataset-config-file") + 1] == demo.DATASET_CONFIG
+    assert argv[argv.index("--output-dir") + 1] == str(tmp_path / "m" / "new")
+    assert argv[argv.index("--model-dir") + 1] == str(tmp_path / "m" / "base")
+    assert argv[-3:] == ["--eval-only", "DATASET.SUBSAMPLE_CLASSES", "new"]
+
+
+def test_every_stage_has_an_existing_config_and_rows_name_known_stages():
+    names = [s.name for s in demo.STAGES]
+    assert len(names) == len(set(names))
+    for stage in demo.STAGES:
+        assert (demo.REPO / stage.config).is_file(), stage.config
+    for row in demo.ROWS:  # "-": the method has no such column (e.g. a base-only teacher)
+        assert row.base in names and (row.new in names or row.new == "-")
+
+
+def test_finished_stages_are_skipped(tmp_path, monkeypatch, capsys):
+    stage = demo.STAGES[0]
+    _results(tmp_path, stage.name, 50.0)
+
+    def no_subprocess(*args, **kwargs):
+        raise AssertionError("a finished stage was run again")
+
+    monkeypatch.setattr(subprocess, "run", no_subprocess)
+    demo.DemoRun(output=tmp_path).run_stage(stage)
+    assert "done earlier" in capsys.readouterr().out
+    with pytest.raises(AssertionError, match="run again"):
+        demo.DemoRun(output=tmp_path, force=True).run_stage(stage)
+
+
+def test_failed_stage_names_its_log(tmp_path, monkeypatch):
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(a, 3))
+    with pytest.raises(RuntimeError, match="exit code 3.*log.txt"):
+        demo.DemoRun(output=tmp_path).run_stage(demo.STAGES[0])
+
+
+def test_table_has_harmonic_mean_and_marks_missing_results(tmp_path):
+    _results(tmp_path, "a/base", 80.0)
+    _results(tmp_path, "a/new", 60.0)
+    _results(tmp_path, "b/base", 70.0)
+    rows = [demo.Row("A", "a/base", "a/new"), demo.Row("B", "b/base", "b/new", "unfinished")]
+    text, records = demo.table(tmp_path, rows)
+    assert records[0]["H"] == pytest.approx(2 * 80 * 60 / 140)
+    assert records[1]["new"] is None and records[1]["H"] is None
+    lines = text.splitlines()
+    assert "68.57" in lines[2] and lines[3].split()[1:4] == ["70.00", "-", "-"]
+    assert demo.harmonic_mean(0.0, 0.0) == 0.0
+
+
+def test_unknown_stage_selection_is_an_error():
+    with pytest.raises(ValueError, match="unknown stage"):
+        demo.DemoRun(only=("nope",)).selected()
