@@ -119,7 +119,8 @@ def _registered_trainers():
         return ["<trainers package not importable>"]
     registry = _registry()
     # Only the project's trainers: test modules register tiny trainers of their own.
-    return sorted(n for n in registry.registered_names() if registry.get(n).__module__.startswith("trainers."))
+    names = registry.registered_names()
+    return sorted(n for n in names if registry.get(n).__module__.startswith("trainers."))
 
 
 @pytest.mark.parametrize("name", _registered_trainers())
