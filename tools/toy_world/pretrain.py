@@ -274,6 +274,7 @@ def build_model_files(
     out_dir.mkdir(parents=True, exist_ok=True)
     weights = out_dir / f"{name}.pt"
     save_state_dict(trained, str(weights))
+    os.chmod(weights, 0o644)  # the temporary file it was renamed from was private
     # Evaluate what users get: the saved fp16 file, loaded by the clip package.
     model, _ = clip.load(str(weights), device="cpu", precision="fp32")
     accuracy = zero_shot_accuracy(model, *test)
