@@ -13,9 +13,9 @@ DATASET=$1
 SEED=$2
 TRAINER=${3:-${TRAINER:-UCPCoOp}}
 case "${TRAINER}" in
-    UCPDAPT) DEFAULT_CFG=vit_b16_ep10_batch4 ;;
-    UCPCoOp | UCPKgCoOp | UCPProGrad | UCPKgCoOpDePT) DEFAULT_CFG=vit_b16_ep10_ctx_batch4 ;;
-    *) echo "Unknown CaPT trainer '${TRAINER}'" >&2; exit 1 ;;
+    UCPDAPT | DAPT) DEFAULT_CFG=vit_b16_ep10_batch4 ;;
+    UCPCoOp | UCPKgCoOp | UCPProGrad | UCPKgCoOpDePT | KgCoOp | ProGrad | KgCoOpDePT) DEFAULT_CFG=vit_b16_ep10_ctx_batch4 ;;
+    *) echo "Unknown CaPT-repository trainer '${TRAINER}'" >&2; exit 1 ;;
 esac
 CFG=${CFG:-${DEFAULT_CFG}}
 SHOTS=16

@@ -1,31 +1,6 @@
 #!/bin/bash
-# DAPT base-to-new (CaPT protocol), training on the base classes with 16 shots.
+# DAPT base-to-new (CaPT protocol); the shared CaPT-repository runner does the work.
 # Usage: DATA=/path/to/datasets bash scripts/dapt/base2new_train.sh <dataset> <seed>
-# Environment: DATA (default DATA), OUTPUT (output root, default output), EXTRA_OPTS (more KEY VALUE
-# overrides), CFG (config stem, default vit_b16_ep10_batch4).
-# Output: ${OUTPUT}/train_base/<trainer>/<dataset>/shots16/<cfg>/seed<seed>; a finished run is skipped.
+# Environment: DATA, OUTPUT, EXTRA_OPTS, CFG as in scripts/capt_ucp/base2new_train.sh.
 set -euo pipefail
-
-DATA=${DATA:-DATA}
-OUTPUT=${OUTPUT:-output}
-DATASET=$1
-SEED=$2
-TRAINER=DAPT
-CFG=${CFG:-vit_b16_ep10_batch4}
-SHOTS=16
-DIR=${OUTPUT}/train_base/${TRAINER}/${DATASET}/shots${SHOTS}/${CFG}/seed${SEED}
-
-if [ -f "${DIR}/log.txt" ] && grep -q "accuracy:" "${DIR}/log.txt"; then
-    echo "Results are available in ${DIR}, skipping"
-    exit 0
-fi
-python train.py \
-    --root "${DATA}" \
-    --seed "${SEED}" \
-    --trainer "${TRAINER}" \
-    --dataset-config-file "configs/datasets/${DATASET}.yaml" \
-    --config-file "configs/trainers/${TRAINER}/${CFG}.yaml" \
-    --output-dir "${DIR}" \
-    DATASET.NUM_SHOTS ${SHOTS} \
-    DATASET.SUBSAMPLE_CLASSES base \
-    ${EXTRA_OPTS:-}
+exec bash "$(dirname "$0")/../capt_ucp/base2new_train.sh" "$1" "$2" DAPT
