@@ -6,7 +6,8 @@ For each run the script finds:
 * the accuracy: ``results.json`` of the test split (else the last test evaluation in its history), else the
   last ``accuracy: X%`` line of the newest log (``log.txt`` or a rotated ``log.txt-<time>``);
 * method, dataset, seed and split: from results.json (``trainer``, ``dataset``, ``seed``,
-  ``subsample_classes``), else from the path, which follows one of the published layouts::
+  ``eval_classes`` or else ``subsample_classes``), else from the path, which follows one of the published
+  layouts::
 
       .../train_base/<dataset>/shots_16/<Trainer>/<cfg>/seed1      (CoOp / CoCoOp scripts)
       .../test_new/<Trainer>/<dataset>/shots16/<cfg>/seed1         (CaPT runner)
@@ -175,8 +176,11 @@ def collect_runs(root: str, with_resolved: bool = False) -> tuple[list[Run], lis
         dataset = meta.get("dataset")
         dataset = names.get(dataset, dataset.lower()) if dataset else info.get("dataset")
         seed = meta.get("seed", info.get("seed"))
-        split = {"base": "base", "new": "new", "all": "all"}.get(meta.get("subsample_classes"),
-                                                               info.get("split", "all"))
+        # eval_classes (what the evaluated split held) beats subsample_classes: PromptKD-family runs
+        # evaluate base and new classes from one config.
+        halves = {"base": "base", "new": "new", "all": "all"}
+        split = halves.get(meta.get("eval_classes")) or halves.get(meta.get("subsample_classes"),
+                                                                   info.get("split", "all"))
         if not trainer or not dataset:
             notes.append(f"{rel}: cannot tell the method or dataset from results.json or the path")
             continue

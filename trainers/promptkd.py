@@ -72,6 +72,8 @@ def add_promptkd_cfg(cfg) -> None:
             "TEACHER_NAME": "ViT-L/14",
             # Where teacher checkpoints live (relative paths: from the working directory, as upstream).
             "TEACHER_ROOT": "teacher_model",
+            # Not upstream: a teacher file or PromptSRC run folder; when set, TEACHER_ROOT is not read.
+            "TEACHER_CKPT": "",
             # The teacher's IVLP design (upstream: fixed 9 / 4); small CLIPs need a smaller depth.
             "TEACHER_DEPTH": 9,
             "TEACHER_N_CTX": 4,
@@ -139,6 +141,25 @@ def teacher_checkpoint_path(root: str, dataset_name: str, modal: str) -> str:
     )
 
 
+def resolve_teacher_checkpoint(node, dataset_name: str, modal: str) -> str:
+    """The teacher file: ``TEACHER_CKPT`` when set (a file, or a run folder holding ``VLPromptLearner/``,
+    whose best file, else last epoch, is used), else :func:`teacher_checkpoint_path` (``TEACHER_ROOT``)."""
+    given = str(node.get("TEACHER_CKPT", "") or "")
+    if not given:
+        return teacher_checkpoint_path(node.TEACHER_ROOT, dataset_name, modal)
+    if os.path.isfile(given):
+        return given
+    folder = os.path.join(given, STUDENT_FOLDER)
+    best = os.path.join(folder, "model-best.pth.tar")
+    found = best if os.path.isfile(best) else _last_epoch_file(folder)
+    if found is None:
+        raise FileNotFoundError(
+            f"TRAINER.PROMPTKD.TEACHER_CKPT={given!r}: expected a checkpoint file or a PromptSRC run folder "
+            f"holding {STUDENT_FOLDER}/model-best.pth.tar or {STUDENT_FOLDER}/model.pth.tar-<N>"
+        )
+    return found
+
+
 class FrozenTeacher(nn.Module):
     """A trained IVLP-design CLIP that stays in eval mode and whose class text features are fixed.
 
@@ -174,7 +195,7 @@ def build_teacher(cfg, classnames: list[str], device, precision: str, checkpoint
     upstream's frozen zero-shot tower ignored, prompts and ``ctx`` verified as loaded).
     """
     node = cfg.TRAINER.PROMPTKD
-    path = checkpoint or teacher_checkpoint_path(node.TEACHER_ROOT, cfg.DATASET.NAME, cfg.TRAINER.MODAL)
+    path = checkpoint or resolve_teacher_checkpoint(node, cfg.DATASET.NAME, cfg.TRAINER.MODAL)
     print(f"Teacher: {node.TEACHER_NAME} with prompts from {path}")
     clip_model = load_clip(cfg, name=node.TEACHER_NAME, precision=precision).to(device)
     check_input_size(cfg, clip_model, name=node.TEACHER_NAME)

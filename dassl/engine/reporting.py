@@ -7,6 +7,7 @@
      "per_class": [{"label": 0, "classname": "cat", "total": 50, "correct": 45, "accuracy": 90.0}],
      "trainer": "CoOp", "dataset": "OxfordPets", "backbone": "ViT-B/16",
      "subsample_classes": "base",   # only when the config has DATASET.SUBSAMPLE_CLASSES
+     "eval_classes": "base",        # which classes the evaluated split holds (base / new / all), when known
      "seed": 1, "num_shots": 16, "epoch": 10,
      "history": [{"epoch": 1, "split": "val", "accuracy": 70.0}]}
 
@@ -25,10 +26,40 @@ import os.path as osp
 
 from dassl.utils import write_json_atomic
 
-__all__ = ["RESULTS_FILE", "WRONG_FILE", "run_metadata", "write_eval_outputs"]
+__all__ = ["RESULTS_FILE", "WRONG_FILE", "run_metadata", "split_classes", "write_eval_outputs"]
 
 RESULTS_FILE = "results.json"
 WRONG_FILE = "wrong_predictions.json"
+
+
+def split_classes(data_source, dataset=None):
+    """Label -> class name of an evaluated split, read from its items, and which half of the classes it is.
+
+    The split's own items decide, not the config: in the PromptKD family ``val`` is the base-class test set
+    and ``test`` the new-class one, whatever ``DATASET.SUBSAMPLE_CLASSES`` says. The half is ``"base"``,
+    ``"new"`` or ``"all"`` when ``dataset`` has ``base_classnames`` / ``new_classnames``, else None.
+    Returns ``(None, None)`` when the items carry no class names.
+    """
+    names = {}
+    for item in data_source or ():
+        classname = getattr(item, "classname", None)
+        if classname is None:
+            return None, None
+        names.setdefault(int(item.label), classname)
+    if not names:
+        return None, None
+    base = getattr(dataset, "base_classnames", None)
+    new = getattr(dataset, "new_classnames", None)
+    held = set(names.values())
+    half = None
+    if base is not None and new is not None:
+        if held == set(base) | set(new):
+            half = "all"
+        elif held <= set(base):
+            half = "base"
+        elif held <= set(new):
+            half = "new"
+    return dict(sorted(names.items())), half
 
 
 def run_metadata(cfg, trainer_name, epoch):

@@ -22,7 +22,7 @@ from dassl.utils import AverageMeter, MetricMeter, count_num_param, load_pretrai
 
 from .base import TrainerBase
 from .loading import ClipLoadModelMixin, load_model_dropping_class_buffers
-from .reporting import run_metadata, write_eval_outputs
+from .reporting import run_metadata, split_classes, write_eval_outputs
 from .simple_net import SimpleNet
 from .writer import SummaryWriter
 
@@ -167,6 +167,7 @@ class SimpleTrainer(TrainerBase):
             split = "test"
             data_loader = self.test_loader
         print(f"Evaluate on the *{split}* set")
+        self._use_split_classnames(data_loader)
 
         pass_impaths = self._evaluator_takes_impaths()
         show_bar = bool(cfg_get(self.cfg.TRAIN, "PROGRESS_BAR", True))
@@ -184,6 +185,16 @@ class SimpleTrainer(TrainerBase):
         self.record_evaluation(split, results)
         return list(results.values())[0]
 
+    def _use_split_classnames(self, data_loader):
+        """Name the classes after the evaluated split's own items (its labels may be relabelled from 0)."""
+        items = getattr(data_loader.dataset, "data_source", None)
+        names, half = split_classes(items, getattr(getattr(self, "dm", None), "dataset", None))
+        self._eval_classes = half
+        if names is not None:
+            self._eval_lab2cname = names
+            if hasattr(self.evaluator, "_lab2cname"):
+                self.evaluator._lab2cname = names
+
     def record_evaluation(self, split, results):
         """Write results.json / wrong_predictions.json and remember this evaluation in the run history.
 
@@ -198,15 +209,18 @@ class SimpleTrainer(TrainerBase):
             wrong = None
             if hasattr(self.evaluator, "wrong_predictions"):
                 wrong = self.evaluator.wrong_predictions()
-            labels = sorted(self.lab2cname) if self.lab2cname else []
+            lab2cname = getattr(self, "_eval_lab2cname", None) or self.lab2cname
+            labels = sorted(lab2cname) if lab2cname else []
             meta = run_metadata(self.cfg, self.cfg.TRAINER.NAME or type(self).__name__, self.weights_epoch)
+            if getattr(self, "_eval_classes", None):
+                meta["eval_classes"] = self._eval_classes
             write_eval_outputs(
                 self.output_dir,
                 split,
                 summary,
                 meta,
                 self.eval_history,
-                classnames=[self.lab2cname[i] for i in labels],
+                classnames=[lab2cname[i] for i in labels],
                 wrong=wrong,
             )
         self.eval_history.append({"epoch": self.weights_epoch, "split": split, "accuracy": first})

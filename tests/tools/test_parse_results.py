@@ -141,3 +141,19 @@ def test_main_prints_tables_and_fails_on_empty_root(tree, tmp_path, capsys):
     assert pr.main([str(tmp_path / "empty")]) == 1
     with pytest.raises(FileNotFoundError, match="not a directory"):
         pr.main([str(tmp_path / "missing")])
+
+
+def test_eval_classes_decides_the_half_over_subsample_classes(tmp_path):
+    # PromptKD-family runs: one config (SUBSAMPLE_CLASSES all), base = split val, new = split test.
+    root = tmp_path / "out"
+    for seed, (base, new) in ((1, (70.0, 60.0)), (2, (72.0, 62.0))):
+        for half, acc in (("base", base), ("new", new)):
+            folder = root / f"kd/{half}/seed{seed}"
+            write_results(folder, acc, "PromptKD", "FashionMNIST", seed, "all")
+            data = json.loads((folder / "results.json").read_text())
+            data["eval_classes"] = half
+            (folder / "results.json").write_text(json.dumps(data))
+    runs, _ = pr.collect_runs(str(root))
+    assert sorted((r.seed, r.split) for r in runs) == [(1, "base"), (1, "new"), (2, "base"), (2, "new")]
+    row = pr.b2n_row(pr.group(runs)["PromptKD"]["fashion_mnist"])
+    assert (row.base, row.new) == (pytest.approx(71.0), pytest.approx(61.0))

@@ -239,3 +239,26 @@ def test_real_training_run_is_recognised_as_finished(toy_world, tmp_path):
     assert "Finish training" in log and json.loads((run_dir / "results.json").read_text())["split"] == "test"
     assert sweep.run_local(chains, echo=lambda _: None) == [("coop fashion_mnist seed1", "skipped")]
     assert sorted(p.name for p in run_dir.glob("log.txt*")) == ["log.txt"]
+
+
+SHIPPED_SPECS = sorted((REPO / "configs" / "sweeps").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("spec_path", SHIPPED_SPECS, ids=lambda p: p.name)
+def test_shipped_sweep_specs_plan_runs_that_exist(spec_path):
+    import trainers  # noqa: F401  (registers every trainer)
+    from dassl.engine import TRAINER_REGISTRY
+
+    spec = sweep.load_spec(str(spec_path))
+    chains = sweep.plan(spec, cwd=str(REPO))
+    assert len(chains) == len(spec["datasets"]) * len(spec["seeds"])
+    registered = set(TRAINER_REGISTRY.registered_names())
+    for chain in chains:
+        assert len(chain) == len(spec["steps"])
+        for run in chain:
+            argv = list(run.argv)
+            assert argv[argv.index("--trainer") + 1] in registered, run.label
+            assert (REPO / argv[argv.index("--config-file") + 1]).is_file(), run.label
+            assert "{" not in " ".join(argv), f"{run.label}: unfilled placeholder in {argv}"
+            if "--model-dir" in argv:  # evaluation steps read an earlier step of the same chain
+                assert argv[argv.index("--model-dir") + 1] in {r.output_dir for r in chain}, run.label

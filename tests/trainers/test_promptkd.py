@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 from vl_toy import REPO, results, run, toy_argv, trainable_names
+from yacs.config import CfgNode
 
 import trainers.promptkd as promptkd
 from clip.checkpoint_keys import to_upstream_state_dict
@@ -59,6 +60,24 @@ def test_teacher_path_prefers_best_then_falls_back_to_last_epoch(tmp_path, capsy
     )
     with pytest.raises(ValueError, match="TRAINER.MODAL"):
         promptkd.teacher_checkpoint_path(str(tmp_path), "Caltech101", "b2n")
+
+
+def test_teacher_ckpt_key_takes_a_file_or_a_run_folder(tmp_path):
+    node = CfgNode({"TEACHER_ROOT": str(tmp_path / "unused"), "TEACHER_CKPT": ""})
+    with pytest.raises(FileNotFoundError, match="unused"):
+        promptkd.resolve_teacher_checkpoint(node, "Caltech101", "base2novel")
+    run_dir = tmp_path / "promptsrc_run"
+    node.TEACHER_CKPT = str(run_dir)
+    with pytest.raises(FileNotFoundError, match="TEACHER_CKPT"):
+        promptkd.resolve_teacher_checkpoint(node, "Caltech101", "base2novel")
+    (run_dir / "VLPromptLearner").mkdir(parents=True)
+    for name in ("model.pth.tar-3", "model.pth.tar-12"):
+        (run_dir / "VLPromptLearner" / name).write_text("x")
+    assert promptkd.resolve_teacher_checkpoint(node, "Caltech101", "cross") == str(
+        run_dir / "VLPromptLearner" / "model.pth.tar-12"
+    )
+    node.TEACHER_CKPT = str(run_dir / "VLPromptLearner" / "model.pth.tar-3")
+    assert promptkd.resolve_teacher_checkpoint(node, "Caltech101", "base2novel") == node.TEACHER_CKPT
 
 
 def test_promptkd_config_keys():
@@ -269,6 +288,12 @@ def test_promptkd_base2novel_distillation(toy_world, toy_teacher_run, tmp_path, 
     assert (out / "VLPromptLearner" / "model-best.pth.tar").is_file()
     final = results(out)
     assert final["split"] == "test" and final["total"] == 5 * 6  # new classes, relabelled
+    # The split's own items name its classes: the new half, although SUBSAMPLE_CLASSES is "all".
+    assert final["eval_classes"] == "new" and final["subsample_classes"] == "all"
+    new_names = trainer.dm.dataset.new_classnames
+    assert [c["classname"] for c in final["per_class"]] == new_names
+    wrong = json.loads((out / "wrong_predictions.json").read_text())
+    assert wrong["classnames"] == new_names
     history = final["history"]
     best_val = max(h["accuracy"] for h in history if h["split"] == "val")
     state = torch.load(out / "VLPromptLearner" / "model-best.pth.tar", map_location="cpu", weights_only=False)
