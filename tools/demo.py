@@ -37,6 +37,7 @@ class Stage:
         config: ``--config-file`` (relative to the repository).
         eval_only: add ``--eval-only`` (zero-shot, or testing a trained model given by ``model_dir``).
         model_dir: name of an earlier stage whose output folder is passed as ``--model-dir``.
+        load_epoch: ``--load-epoch`` with ``model_dir`` (-1: the last epoch file; None: the best file).
         opts: trailing ``KEY VALUE`` overrides; ``{output}`` is replaced by the demo's output folder.
     """
 
@@ -45,6 +46,7 @@ class Stage:
     config: str
     eval_only: bool = False
     model_dir: str | None = None
+    load_epoch: int | None = None
     opts: tuple[str, ...] = ()
 
     def output_dir(self, output: Path) -> Path:
@@ -71,6 +73,8 @@ class Stage:
         ]
         if self.model_dir:
             args += ["--model-dir", str(output / self.model_dir)]
+            if self.load_epoch is not None:
+                args += ["--load-epoch", str(self.load_epoch)]
         if self.eval_only:
             args.append("--eval-only")
         return args + [opt.format(output=output) for opt in self.opts]
@@ -117,11 +121,28 @@ STAGES += [
           opts=(*CAPT_OPTS, "DATASET.SUBSAMPLE_CLASSES", "new", "TEST.SPLIT", "test")),
 ]
 
+# CaPT (class-adaptive prompt tuning) as a plugin on CoOp: both with the CaPT-protocol recipe (16 shots,
+# batch 4, 10 epochs), so the two rows differ only by the plugin. Base = base-class test images, new =
+# new-class test images (CoOp wiring, SUBSAMPLE_CLASSES).
+COOP_CONFIG = "configs/trainers/CoOp/toy_vit_s_ep10_ctx_batch4.yaml"
+UCP_CONFIG = "configs/trainers/UCPCoOp/toy_vit_s.yaml"
+SHOTS_16 = ("DATASET.NUM_SHOTS", "16")
+STAGES += [
+    Stage("coop/base", "CoOp", COOP_CONFIG, opts=(*SHOTS_16, "DATASET.SUBSAMPLE_CLASSES", "base")),
+    Stage("coop/new", "CoOp", COOP_CONFIG, eval_only=True, model_dir="coop/base", load_epoch=-1,
+          opts=(*SHOTS_16, "DATASET.SUBSAMPLE_CLASSES", "new")),
+    Stage("coop_capt/base", "UCPCoOp", UCP_CONFIG, opts=(*SHOTS_16, "DATASET.SUBSAMPLE_CLASSES", "base")),
+    Stage("coop_capt/new", "UCPCoOp", UCP_CONFIG, eval_only=True, model_dir="coop_capt/base", load_epoch=-1,
+          opts=(*SHOTS_16, "DATASET.SUBSAMPLE_CLASSES", "new")),
+]
+
 ROWS: list[Row] = [
     Row("Zero-shot CLIP (ToyViT-S)", "zsclip/base", "zsclip/new", "no training"),
     Row("PromptSRC teacher (ToyViT-L)", "promptsrc_teacher", "-", "16 shots; base only; PromptKD's teacher"),
     Row("PromptKD (ToyViT-S)", "promptkd/base", "promptkd/new", "stage 1; builds the Confusion Bank"),
     Row("CAPT (ToyViT-S)", "capt/base", "capt/new", "stage 2 on frozen PromptKD"),
+    Row("CoOp (ToyViT-S)", "coop/base", "coop/new", "16 shots, base classes"),
+    Row("CoOp + CaPT (ToyViT-S)", "coop_capt/base", "coop_capt/new", "class-adaptive plugin (UCPCoOp)"),
 ]
 
 

@@ -24,6 +24,30 @@ def test_stage_command_line(tmp_path):
     assert argv[argv.index("--output-dir") + 1] == str(tmp_path / "m" / "new")
     assert argv[argv.index("--model-dir") + 1] == str(tmp_path / "m" / "base")
     assert argv[-3:] == ["--eval-only", "DATASET.SUBSAMPLE_CLASSES", "new"]
+    assert "--load-epoch" not in argv
+    last = demo.Stage("m/new", "CoOp", "configs/x.yaml", eval_only=True, model_dir="m/base", load_epoch=-1)
+    argv = last.argv("/data", tmp_path, 3)
+    assert argv[argv.index("--load-epoch") + 1] == "-1"
+
+
+def test_demo_compares_coop_with_and_without_the_class_adaptive_plugin():
+    stages = {s.name: s for s in demo.STAGES}
+    rows = {r.method: r for r in demo.ROWS}
+    coop, ucp = rows["CoOp (ToyViT-S)"], rows["CoOp + CaPT (ToyViT-S)"]
+    assert (stages[coop.base].trainer, stages[ucp.base].trainer) == ("CoOp", "UCPCoOp")
+    assert stages[coop.new].model_dir == coop.base and stages[ucp.new].model_dir == ucp.base
+    assert stages[coop.base].opts == stages[ucp.base].opts
+    # Same recipe: the two configs differ by the plugin only.
+    import trainers  # noqa: F401  (declares every trainer's keys)
+    from dassl.config import extend_cfg, get_cfg_default, merge_cfg_from_file
+
+    def recipe(stage):
+        cfg = extend_cfg(get_cfg_default())
+        merge_cfg_from_file(cfg, str(demo.REPO / stage.config))
+        coop = cfg.TRAINER.COOP
+        return cfg.OPTIM, cfg.DATALOADER.TRAIN_X, cfg.INPUT, cfg.MODEL, coop.N_CTX, coop.CTX_INIT, coop.CSC
+
+    assert recipe(stages[coop.base]) == recipe(stages[ucp.base])
 
 
 def test_every_stage_has_an_existing_config_and_rows_name_known_stages():
