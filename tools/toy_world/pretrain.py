@@ -66,10 +66,11 @@ class PretrainRecipe:
 
 
 # Chosen to fit the time budget on two CPU cores: the student sees 32,000 captioned images (2/3 of the
-# pool), the teacher 57,600 (1.2 passes).
+# pool), the teacher 38,400 (4/5). 900 teacher steps gave no better zero-shot accuracy than 600 (79.98 %
+# vs 80.09 %) for 1.5 times the time.
 RECIPES: dict[str, PretrainRecipe] = {
     "ToyViT-S": PretrainRecipe(steps=500, batch_size=64, lr=2e-3, warmup_steps=50),
-    "ToyViT-L": PretrainRecipe(steps=900, batch_size=64, lr=2e-3, warmup_steps=90),
+    "ToyViT-L": PretrainRecipe(steps=600, batch_size=64, lr=2e-3, warmup_steps=60),
 }
 
 
