@@ -1,10 +1,8 @@
 # Shared settings of the CAPT scripts (sourced). Usage of each script: <script> DATASET SEED
 # DATASET is the name of a configs/datasets/*.yaml file (e.g. caltech101); DATA (env) is the data root.
 set -euo pipefail
-if [ $# -lt 2 ]; then
-    echo "usage: $0 DATASET SEED   (DATASET: a configs/datasets/<name>.yaml; DATA=<data root> in the env)" >&2
-    exit 2
-fi
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+check_argc $# -ge 2 "DATASET SEED   (DATASET: a configs/datasets/<name>.yaml; DATA=<data root> in the env)"
 DATASET=$1
 SEED=$2
 DATA=${DATA:-DATA}

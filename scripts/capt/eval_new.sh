@@ -2,10 +2,7 @@
 # CAPT new-class evaluation of a stage-2 run (new-class test split, SPLE.STACK.WEIGHT_FOR_NEW mixing).
 # Usage: DATA=<data root> bash scripts/capt/eval_new.sh DATASET SEED   (after stage2.sh)
 source "$(dirname "$0")/common.sh"
-if [ -f "${NEW_DIR}/results.json" ]; then
-    echo "New-class evaluation already done: ${NEW_DIR}"
-    exit 0
-fi
+skip_if_done has_results "${NEW_DIR}" "New-class evaluation already done: ${NEW_DIR}"
 python train.py --root "${DATA}" --seed "${SEED}" --trainer StackSPLE_PromptKD \
     --dataset-config-file "${DATASET_CFG}" \
     --config-file "configs/trainers/SPLE/PromptKD/${STAGE2_CFG}.yaml" \

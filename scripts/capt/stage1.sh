@@ -2,10 +2,7 @@
 # CAPT stage 1: PromptKD on all training images (unlabelled); builds the Confusion Bank at the end.
 # Usage: DATA=<data root> bash scripts/capt/stage1.sh DATASET SEED
 source "$(dirname "$0")/common.sh"
-if [ -f "${STAGE1_DIR}/results.json" ]; then
-    echo "Stage 1 already done: ${STAGE1_DIR}"
-    exit 0
-fi
+skip_if_done has_results "${STAGE1_DIR}" "Stage 1 already done: ${STAGE1_DIR}"
 python train.py --root "${DATA}" --seed "${SEED}" --trainer PromptKD \
     --dataset-config-file "${DATASET_CFG}" \
     --config-file "configs/trainers/PromptKD/${STAGE1_CFG}.yaml" \

@@ -2,10 +2,7 @@
 # CAPT stage 2: train the Diff-Manner Adapter and MGDE on 16-shot base classes over the frozen stage 1.
 # Usage: DATA=<data root> bash scripts/capt/stage2.sh DATASET SEED   (run stage1.sh first)
 source "$(dirname "$0")/common.sh"
-if [ -f "${STAGE2_DIR}/results.json" ]; then
-    echo "Stage 2 already done: ${STAGE2_DIR}"
-    exit 0
-fi
+skip_if_done has_results "${STAGE2_DIR}" "Stage 2 already done: ${STAGE2_DIR}"
 python train.py --root "${DATA}" --seed "${SEED}" --trainer StackSPLE_PromptKD \
     --dataset-config-file "${DATASET_CFG}" \
     --config-file "configs/trainers/SPLE/PromptKD/${STAGE2_CFG}.yaml" \

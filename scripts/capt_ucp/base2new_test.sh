@@ -6,37 +6,19 @@
 # vit_b16_ep10_ctx_batch4 otherwise).
 # Output: ${OUTPUT}/test_new/<trainer>/<dataset>/shots16/<cfg>/seed<seed>; a finished run is skipped.
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
 DATA=${DATA:-DATA}
 OUTPUT=${OUTPUT:-output}
 DATASET=$1
 SEED=$2
 TRAINER=${3:-${TRAINER:-UCPCoOp}}
-case "${TRAINER}" in
-    UCPDAPT | DAPT) DEFAULT_CFG=vit_b16_ep10_batch4 ;;
-    UCPCoOp | UCPKgCoOp | UCPProGrad | UCPKgCoOpDePT | KgCoOp | ProGrad | KgCoOpDePT) DEFAULT_CFG=vit_b16_ep10_ctx_batch4 ;;
-    *) echo "Unknown CaPT-repository trainer '${TRAINER}'" >&2; exit 1 ;;
-esac
+DEFAULT_CFG=$(capt_repo_cfg "${TRAINER}")
 CFG=${CFG:-${DEFAULT_CFG}}
 SHOTS=16
 COMMON_DIR=${TRAINER}/${DATASET}/shots${SHOTS}/${CFG}/seed${SEED}
 MODEL_DIR=${OUTPUT}/train_base/${COMMON_DIR}
 DIR=${OUTPUT}/test_new/${COMMON_DIR}
 
-if [ -f "${DIR}/log.txt" ] && grep -q "accuracy:" "${DIR}/log.txt"; then
-    echo "Results are available in ${DIR}, skipping"
-    exit 0
-fi
-python train.py \
-    --root "${DATA}" \
-    --seed "${SEED}" \
-    --trainer "${TRAINER}" \
-    --dataset-config-file "configs/datasets/${DATASET}.yaml" \
-    --config-file "configs/trainers/${TRAINER}/${CFG}.yaml" \
-    --output-dir "${DIR}" \
-    --model-dir "${MODEL_DIR}" \
-    --load-epoch -1 \
-    --eval-only \
-    DATASET.NUM_SHOTS ${SHOTS} \
-    DATASET.SUBSAMPLE_CLASSES new \
-    ${EXTRA_OPTS:-}
+skip_if_done has_accuracy_log "${DIR}"
+eval_py "${DIR}" "${MODEL_DIR}" -1 DATASET.NUM_SHOTS ${SHOTS} DATASET.SUBSAMPLE_CLASSES new ${EXTRA_OPTS:-}

@@ -6,32 +6,17 @@
 # vit_b16_ep10_ctx_batch4 otherwise).
 # Output: ${OUTPUT}/train_base/<trainer>/<dataset>/shots16/<cfg>/seed<seed>; a finished run is skipped.
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
 DATA=${DATA:-DATA}
 OUTPUT=${OUTPUT:-output}
 DATASET=$1
 SEED=$2
 TRAINER=${3:-${TRAINER:-UCPCoOp}}
-case "${TRAINER}" in
-    UCPDAPT | DAPT) DEFAULT_CFG=vit_b16_ep10_batch4 ;;
-    UCPCoOp | UCPKgCoOp | UCPProGrad | UCPKgCoOpDePT | KgCoOp | ProGrad | KgCoOpDePT) DEFAULT_CFG=vit_b16_ep10_ctx_batch4 ;;
-    *) echo "Unknown CaPT-repository trainer '${TRAINER}'" >&2; exit 1 ;;
-esac
+DEFAULT_CFG=$(capt_repo_cfg "${TRAINER}")
 CFG=${CFG:-${DEFAULT_CFG}}
 SHOTS=16
 DIR=${OUTPUT}/train_base/${TRAINER}/${DATASET}/shots${SHOTS}/${CFG}/seed${SEED}
 
-if [ -f "${DIR}/log.txt" ] && grep -q "accuracy:" "${DIR}/log.txt"; then
-    echo "Results are available in ${DIR}, skipping"
-    exit 0
-fi
-python train.py \
-    --root "${DATA}" \
-    --seed "${SEED}" \
-    --trainer "${TRAINER}" \
-    --dataset-config-file "configs/datasets/${DATASET}.yaml" \
-    --config-file "configs/trainers/${TRAINER}/${CFG}.yaml" \
-    --output-dir "${DIR}" \
-    DATASET.NUM_SHOTS ${SHOTS} \
-    DATASET.SUBSAMPLE_CLASSES base \
-    ${EXTRA_OPTS:-}
+skip_if_done has_accuracy_log "${DIR}"
+train_py "${DIR}" DATASET.NUM_SHOTS ${SHOTS} DATASET.SUBSAMPLE_CLASSES base ${EXTRA_OPTS:-}

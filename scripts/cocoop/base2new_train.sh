@@ -7,10 +7,7 @@ DATA=${DATA:-DATA}
 if [ -d "${DATA}" ]; then DATA=$(cd "${DATA}" && pwd); fi  # the script runs from the repository root
 cd "$(dirname "$0")/../.."
 source scripts/coop/common.sh
-if [ $# -ne 2 ]; then
-    echo "usage: $0 DATASET SEED" >&2
-    exit 2
-fi
+check_argc $# -eq 2 "DATASET SEED"
 DATASET=$1
 SEED=$2
 TRAINER=${TRAINER:-CoCoOp}
@@ -19,16 +16,5 @@ SHOTS=16
 check_files "${DATASET}" "${TRAINER}" "${CFG}"
 DIR=${OUTPUT}/base2new/train_base/${DATASET}/shots_${SHOTS}/${TRAINER}/${CFG}/seed${SEED}
 
-if run_finished "${DIR}"; then
-    echo "Results are available in ${DIR}, skipping"
-    exit 0
-fi
-${PYTHON} train.py \
-    --root "${DATA}" \
-    --seed "${SEED}" \
-    --trainer "${TRAINER}" \
-    --dataset-config-file "configs/datasets/${DATASET}.yaml" \
-    --config-file "configs/trainers/${TRAINER}/${CFG}.yaml" \
-    --output-dir "${DIR}" \
-    DATASET.NUM_SHOTS ${SHOTS} \
-    DATASET.SUBSAMPLE_CLASSES base
+skip_if_done run_finished "${DIR}"
+train_py "${DIR}" DATASET.NUM_SHOTS ${SHOTS} DATASET.SUBSAMPLE_CLASSES base

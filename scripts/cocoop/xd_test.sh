@@ -9,10 +9,7 @@ DATA=${DATA:-DATA}
 if [ -d "${DATA}" ]; then DATA=$(cd "${DATA}" && pwd); fi  # the script runs from the repository root
 cd "$(dirname "$0")/../.."
 source scripts/coop/common.sh
-if [ $# -ne 2 ]; then
-    echo "usage: $0 DATASET SEED" >&2
-    exit 2
-fi
+check_argc $# -eq 2 "DATASET SEED"
 DATASET=$1
 SEED=$2
 SOURCE=${SOURCE:-imagenet}
@@ -24,17 +21,5 @@ LOADEP=${LOADEP:-$(max_epoch "configs/trainers/${TRAINER}/${CFG}.yaml")}
 MODEL_DIR=${OUTPUT}/${SOURCE}/${TRAINER}/${CFG}_${SHOTS}shots/seed${SEED}
 DIR=${OUTPUT}/evaluation/${TRAINER}/${CFG}_${SHOTS}shots/${DATASET}/seed${SEED}
 
-if run_finished "${DIR}"; then
-    echo "Results are available in ${DIR}, skipping"
-    exit 0
-fi
-${PYTHON} train.py \
-    --root "${DATA}" \
-    --seed "${SEED}" \
-    --trainer "${TRAINER}" \
-    --dataset-config-file "configs/datasets/${DATASET}.yaml" \
-    --config-file "configs/trainers/${TRAINER}/${CFG}.yaml" \
-    --output-dir "${DIR}" \
-    --model-dir "${MODEL_DIR}" \
-    --load-epoch "${LOADEP}" \
-    --eval-only
+skip_if_done run_finished "${DIR}"
+eval_py "${DIR}" "${MODEL_DIR}" "${LOADEP}"

@@ -18,15 +18,5 @@ SHOTS=16
 check_files "${DATASET}" "${TRAINER}" "${CFG}"
 DIR=${OUTPUT}/${DATASET}/${TRAINER}/${CFG}_${SHOTS}shots/seed${SEED}
 
-if run_finished "${DIR}"; then
-    echo "Results are available in ${DIR}, skipping"
-    exit 0
-fi
-${PYTHON} train.py \
-    --root "${DATA}" \
-    --seed "${SEED}" \
-    --trainer "${TRAINER}" \
-    --dataset-config-file "configs/datasets/${DATASET}.yaml" \
-    --config-file "configs/trainers/${TRAINER}/${CFG}.yaml" \
-    --output-dir "${DIR}" \
-    DATASET.NUM_SHOTS ${SHOTS}
+skip_if_done run_finished "${DIR}"
+train_py "${DIR}" DATASET.NUM_SHOTS ${SHOTS}

@@ -8,10 +8,7 @@ DATA=${DATA:-DATA}
 if [ -d "${DATA}" ]; then DATA=$(cd "${DATA}" && pwd); fi  # the script runs from the repository root
 cd "$(dirname "$0")/../.."
 source scripts/coop/common.sh
-if [ $# -lt 2 ]; then
-    echo "usage: $0 DATASET SEED [CFG]" >&2
-    exit 2
-fi
+check_argc $# -ge 2 "DATASET SEED [CFG]"
 TRAINER=CoOp
 DATASET=$1
 SEED=$2
@@ -20,16 +17,5 @@ SHOTS=16
 check_files "${DATASET}" "${TRAINER}" "${CFG}"
 DIR=${OUTPUT}/base2new/train_base/${DATASET}/shots_${SHOTS}/${TRAINER}/${CFG}/seed${SEED}
 
-if run_finished "${DIR}"; then
-    echo "Results are available in ${DIR}, skipping"
-    exit 0
-fi
-${PYTHON} train.py \
-    --root "${DATA}" \
-    --seed "${SEED}" \
-    --trainer ${TRAINER} \
-    --dataset-config-file "configs/datasets/${DATASET}.yaml" \
-    --config-file "configs/trainers/${TRAINER}/${CFG}.yaml" \
-    --output-dir "${DIR}" \
-    DATASET.NUM_SHOTS ${SHOTS} \
-    DATASET.SUBSAMPLE_CLASSES base
+skip_if_done run_finished "${DIR}"
+train_py "${DIR}" DATASET.NUM_SHOTS ${SHOTS} DATASET.SUBSAMPLE_CLASSES base

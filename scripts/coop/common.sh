@@ -1,9 +1,12 @@
 # Shared helpers of the CoOp / CoCoOp scripts (sourced; the caller has cd'ed to the repository root).
 # Environment: DATA (dataset root, default DATA), OUTPUT (output root, default output), PYTHON (default python).
+# The run / skip functions (train_py, eval_py, skip_if_done, ...) come from scripts/lib.sh.
 set -euo pipefail
+source scripts/lib.sh
 DATA=${DATA:-DATA}
 OUTPUT=${OUTPUT:-output}
 PYTHON=${PYTHON:-python}
+PYTHON_CMD=${PYTHON}
 
 # run_finished DIR: true when DIR holds a final test evaluation (results.json of the test split, or a log
 # with the result block after "Finish training" / of an evaluation-only run).

@@ -8,10 +8,7 @@ DATA=${DATA:-DATA}
 if [ -d "${DATA}" ]; then DATA=$(cd "${DATA}" && pwd); fi  # the script runs from the repository root
 cd "$(dirname "$0")/../.."
 source scripts/coop/common.sh
-if [ $# -ne 6 ]; then
-    echo "usage: $0 DATASET CFG CTP NCTX SHOTS CSC" >&2
-    exit 2
-fi
+check_argc $# -eq 6 "DATASET CFG CTP NCTX SHOTS CSC"
 TRAINER=CoOp
 DATASET=$1
 CFG=$2
@@ -23,17 +20,10 @@ check_files "${DATASET}" "${TRAINER}" "${CFG}"
 
 for SEED in ${SEEDS:-1 2 3}; do
     DIR=${OUTPUT}/${DATASET}/${TRAINER}/${CFG}_${SHOTS}shots/nctx${NCTX}_csc${CSC}_ctp${CTP}/seed${SEED}
-    if run_finished "${DIR}"; then
-        echo "Results are available in ${DIR}, skipping"
+    if finished run_finished "${DIR}"; then
         continue
     fi
-    ${PYTHON} train.py \
-        --root "${DATA}" \
-        --seed "${SEED}" \
-        --trainer ${TRAINER} \
-        --dataset-config-file "configs/datasets/${DATASET}.yaml" \
-        --config-file "configs/trainers/${TRAINER}/${CFG}.yaml" \
-        --output-dir "${DIR}" \
+    train_py "${DIR}" \
         TRAINER.COOP.N_CTX "${NCTX}" \
         TRAINER.COOP.CSC "${CSC}" \
         TRAINER.COOP.CLASS_TOKEN_POSITION "${CTP}" \

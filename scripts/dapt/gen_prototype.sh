@@ -6,21 +6,17 @@
 # Environment: DATA (default DATA), OUTPUT (output root, default output), EXTRA_OPTS (more KEY VALUE
 # overrides), CFG (default vit_b16_ep10_batch4).
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
 DATA=${DATA:-DATA}
 OUTPUT=${OUTPUT:-output}
 DATASET=$1
 SEED=$2
+TRAINER=DAPT
 CFG=${CFG:-vit_b16_ep10_batch4}
 SHOTS=16
 
-python train.py \
-    --root "${DATA}" \
-    --seed "${SEED}" \
-    --trainer DAPT \
-    --dataset-config-file "configs/datasets/${DATASET}.yaml" \
-    --config-file "configs/trainers/DAPT/${CFG}.yaml" \
-    --output-dir "${OUTPUT}/prototype/DAPT/${DATASET}/shots${SHOTS}/${CFG}/seed${SEED}" \
+train_py "${OUTPUT}/prototype/DAPT/${DATASET}/shots${SHOTS}/${CFG}/seed${SEED}" \
     DATASET.NUM_SHOTS ${SHOTS} \
     TRAINER.DAPT.PROTOTYPE_GEN True \
     ${EXTRA_OPTS:-}

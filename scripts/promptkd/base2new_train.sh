@@ -6,6 +6,7 @@
 # (set KD_WEIGHT=200 in the environment for those).
 # Usage: DATA=/path/to/datasets bash scripts/promptkd/base2new_train.sh <dataset> <seed>
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
 DATA=${DATA:-DATA}
 TRAINER=PromptKD
@@ -17,18 +18,7 @@ CFG=vit_b16_c2_ep20_batch8_4+4ctx
 SHOTS=0
 DIR=output/base2new/train_base/${DATASET}/shots_${SHOTS}/${TRAINER}/${CFG}/seed_${SEED}
 
-if grep -qs "^Elapsed:" "${DIR}"/log.txt*; then
-    echo "Finished run found in ${DIR}, skipping"
-    exit 0
-fi
-echo "Run this job and save the output to ${DIR}"
-python train.py \
-    --root "${DATA}" \
-    --seed "${SEED}" \
-    --trainer ${TRAINER} \
-    --dataset-config-file "configs/datasets/${DATASET}.yaml" \
-    --config-file "configs/trainers/${TRAINER}/${CFG}.yaml" \
-    --output-dir "${DIR}" \
+train_unless_elapsed "${DIR}" \
     DATASET.NUM_SHOTS ${SHOTS} \
     TRAINER.MODAL base2novel \
     TRAINER.PROMPTKD.TEMPERATURE 1.0 \

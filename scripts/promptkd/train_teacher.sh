@@ -6,6 +6,7 @@
 # Environment: CFG (PromptSRC config name, default vit_l14_c2_ep20_batch8_4+4ctx), TEACHER_ROOT.
 # Extra KEY VALUE pairs are passed to train.py (e.g. MODEL.CLIP_WEIGHTS_DIR /path/to/weights).
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
 DATA=${DATA:-DATA}
 TRAINER=PromptSRC
@@ -23,20 +24,9 @@ if [ -z "${NAME}" ]; then
     exit 1
 fi
 
-if grep -qs "^Elapsed:" "${DIR}"/log.txt*; then
-    echo "Finished teacher run found in ${DIR}"
-else
+if ! finished has_elapsed_log "${DIR}" "Finished teacher run found in ${DIR}"; then
     echo "Training the teacher; output in ${DIR}"
-    python train.py \
-        --root "${DATA}" \
-        --seed "${SEED}" \
-        --trainer ${TRAINER} \
-        --dataset-config-file "configs/datasets/${DATASET}.yaml" \
-        --config-file "configs/trainers/${TRAINER}/${CFG}.yaml" \
-        --output-dir "${DIR}" \
-        DATASET.NUM_SHOTS ${SHOTS} \
-        DATASET.SUBSAMPLE_CLASSES base \
-        "$@"
+    train_py "${DIR}" DATASET.NUM_SHOTS ${SHOTS} DATASET.SUBSAMPLE_CLASSES base "$@"
 fi
 
 LAST=$(ls "${DIR}/VLPromptLearner" | sed -n 's/^model\.pth\.tar-\([0-9]*\)$/\1/p' | sort -n | tail -n 1)

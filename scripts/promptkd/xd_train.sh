@@ -3,6 +3,7 @@
 # model.pth.tar-20) on the unlabelled train images of the target dataset, all classes.
 # Usage: DATA=/path/to/datasets bash scripts/promptkd/xd_train.sh <dataset> <seed>
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
 DATA=${DATA:-DATA}
 TRAINER=PromptKD
@@ -13,18 +14,7 @@ CFG=vit_b16_c2_ep20_batch8_4+4ctx_cross_datasets
 SHOTS=0
 DIR=output/${DATASET}/${TRAINER}/${CFG}_${SHOTS}shots/seed${SEED}
 
-if grep -qs "^Elapsed:" "${DIR}"/log.txt*; then
-    echo "Finished run found in ${DIR}, skipping"
-    exit 0
-fi
-echo "Run this job and save the output to ${DIR}"
-python train.py \
-    --root "${DATA}" \
-    --seed "${SEED}" \
-    --trainer ${TRAINER} \
-    --dataset-config-file "configs/datasets/${DATASET}.yaml" \
-    --config-file "configs/trainers/${TRAINER}/${CFG}.yaml" \
-    --output-dir "${DIR}" \
+train_unless_elapsed "${DIR}" \
     DATASET.NUM_SHOTS ${SHOTS} \
     DATASET.SUBSAMPLE_CLASSES all \
     TRAINER.PROMPTKD.TEMPERATURE 1.0 \

@@ -2,6 +2,7 @@
 # PromptSRC base-to-new, evaluating the epoch-20 (GPA) model of base2new_train.sh on the new classes.
 # Usage: DATA=/path/to/datasets bash scripts/promptsrc/base2new_test.sh <dataset> <seed>
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
 DATA=${DATA:-DATA}
 TRAINER=PromptSRC
@@ -16,20 +17,6 @@ COMMON_DIR=${DATASET}/shots_${SHOTS}/${TRAINER}/${CFG}/seed${SEED}
 MODEL_DIR=output/base2new/train_base/${COMMON_DIR}
 DIR=output/base2new/test_${SUB}/${COMMON_DIR}
 
-if [ -f "${DIR}/results.json" ]; then
-    echo "Results are available in ${DIR}, skipping"
-    exit 0
-fi
+skip_if_done has_results "${DIR}"
 echo "Evaluating ${MODEL_DIR} (epoch ${LOADEP}) on the ${SUB} classes; output in ${DIR}"
-python train.py \
-    --root "${DATA}" \
-    --seed "${SEED}" \
-    --trainer ${TRAINER} \
-    --dataset-config-file "configs/datasets/${DATASET}.yaml" \
-    --config-file "configs/trainers/${TRAINER}/${CFG}.yaml" \
-    --output-dir "${DIR}" \
-    --model-dir "${MODEL_DIR}" \
-    --load-epoch ${LOADEP} \
-    --eval-only \
-    DATASET.NUM_SHOTS ${SHOTS} \
-    DATASET.SUBSAMPLE_CLASSES ${SUB}
+eval_py "${DIR}" "${MODEL_DIR}" ${LOADEP} DATASET.NUM_SHOTS ${SHOTS} DATASET.SUBSAMPLE_CLASSES ${SUB}

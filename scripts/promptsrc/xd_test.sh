@@ -2,6 +2,7 @@
 # PromptSRC cross-dataset: evaluate the ImageNet model of xd_train.sh (epoch 20) on another dataset.
 # Usage: DATA=/path/to/datasets bash scripts/promptsrc/xd_test.sh <dataset> <seed>
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
 DATA=${DATA:-DATA}
 TRAINER=PromptSRC
@@ -13,18 +14,6 @@ SHOTS=16
 MODEL_DIR=output/imagenet/${TRAINER}/${CFG}_${SHOTS}shots/seed${SEED}
 DIR=output/evaluation/${TRAINER}/${CFG}_${SHOTS}shots/${DATASET}/seed${SEED}
 
-if [ -f "${DIR}/results.json" ]; then
-    echo "Results are available in ${DIR}, skipping"
-    exit 0
-fi
+skip_if_done has_results "${DIR}"
 echo "Evaluating ${MODEL_DIR} on ${DATASET}; output in ${DIR}"
-python train.py \
-    --root "${DATA}" \
-    --seed "${SEED}" \
-    --trainer ${TRAINER} \
-    --dataset-config-file "configs/datasets/${DATASET}.yaml" \
-    --config-file "configs/trainers/${TRAINER}/${CFG}.yaml" \
-    --output-dir "${DIR}" \
-    --model-dir "${MODEL_DIR}" \
-    --load-epoch 20 \
-    --eval-only
+eval_py "${DIR}" "${MODEL_DIR}" 20
