@@ -7,18 +7,23 @@ written under every name the shipped configs and the published command lines ask
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-import torch
+# The test models are tiny: one thread is faster than several, and on a busy 2-core machine several threads
+# per process (including the train.py subprocesses some tests start) slow the suite down many times over.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-torch.set_num_threads(min(2, torch.get_num_threads()))
+torch.set_num_threads(1)
 
 STUDENT_SIZES = dict(embed_dim=64, image_resolution=32, vision_layers=6, vision_width=64, patch_size=4,
                      text_width=64, text_layers=2)
