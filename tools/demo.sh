@@ -13,5 +13,5 @@ VENV_DIR="$(bash "${REPO}/tools/bootstrap_env.sh")"
 cd "${REPO}"
 DATA_ROOT="${DATA:-DATA}"
 
-"${VENV_DIR}/bin/python" -m tools.toy_world.build --root "${DATA_ROOT}"
+# tools.demo builds (or checks) the toy world itself before its first stage.
 "${VENV_DIR}/bin/python" -m tools.demo --root "${DATA_ROOT}" "$@"
