@@ -3,7 +3,7 @@
 Features:
     * teacher: an IVLP-design CLIP of ``TRAINER.PROMPTKD.TEACHER_NAME`` (depth ``TEACHER_DEPTH``,
       ``TEACHER_N_CTX`` tokens per branch; upstream fixes 9 and 4) loaded from a PromptSRC checkpoint
-      (:func:`teacher_checkpoint_path`); frozen, permanently in eval mode, never saved. Its class text
+      (``trainers/common/teacher.py``); frozen, permanently in eval mode, never saved. Its class text
       features are encoded once per run, over every class of the dataset;
     * student: the CLIP image tower of ``MODEL.BACKBONE.NAME`` with IVLP vision prompts
       (``N_CTX_VISION``, ``PROMPT_DEPTH_VISION``) and ``VPT_image_trans``, a 1x1-conv MLP mapping its
@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import math
 import os
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -44,12 +43,18 @@ from dassl.utils import load_checkpoint
 from trainers.common.backbone import load_clip
 from trainers.common.base import ClipTrainer
 from trainers.common.losses import kd_loss
-from trainers.common.vl_prompt import IVLPDesign, VLPromptModel, check_input_size, l2_normalize
+from trainers.common.teacher import (  # noqa: F401  (re-exported: the teacher's public API lives here too)
+    MODALS,
+    STUDENT_FOLDER,
+    TEACHER_SCRIPT,
+    FrozenTeacher,
+    build_teacher,
+    resolve_teacher_checkpoint,
+    teacher_checkpoint_path,
+    teacher_design,
+)
+from trainers.common.vl_prompt import check_input_size, l2_normalize
 from trainers.ivlp import VL_PROMPT_DEFAULTS
-
-MODALS = ("base2novel", "cross")
-STUDENT_FOLDER = "VLPromptLearner"
-TEACHER_SCRIPT = "scripts/promptkd/train_teacher.sh"
 
 # Called as ``hook(trainer)`` at the end of ``PromptKD.after_train`` (after the final test).
 STAGE1_HOOKS: list[Callable[[PromptKD], None]] = []
@@ -84,125 +89,6 @@ def add_promptkd_cfg(cfg) -> None:
 def weight_precision(prec: str, device) -> str:
     """Weights are half precision only for ``fp16`` on CUDA; everything else computes in fp32."""
     return "fp16" if prec == "fp16" and torch.device(device).type == "cuda" else "fp32"
-
-
-# --------------------------------------------------------------------------------------------- teacher
-def teacher_design(node) -> IVLPDesign:
-    """The teacher's prompt design from ``TRAINER.PROMPTKD`` (text context initialised from ``CTX_INIT``)."""
-    depth, n_ctx = int(node.TEACHER_DEPTH), int(node.TEACHER_N_CTX)
-    return IVLPDesign(
-        n_ctx_vision=n_ctx,
-        n_ctx_text=n_ctx,
-        depth_vision=depth,
-        depth_text=depth,
-        ctx_init=str(node.CTX_INIT),
-    )
-
-
-_EPOCH_FILE = re.compile(r"^model\.pth\.tar-(\d+)$")
-
-
-def _last_epoch_file(folder: str) -> str | None:
-    if not os.path.isdir(folder):
-        return None
-    epochs = [int(m.group(1)) for m in map(_EPOCH_FILE.match, os.listdir(folder)) if m]
-    return os.path.join(folder, f"model.pth.tar-{max(epochs)}") if epochs else None
-
-
-def teacher_checkpoint_path(root: str, dataset_name: str, modal: str) -> str:
-    """Path of the teacher checkpoint for a dataset and ``TRAINER.MODAL``.
-
-    base2novel: ``<root>/<DATASET.NAME>/VLPromptLearner/model-best.pth.tar``; cross:
-    ``<root>/ImageNet-xd/VLPromptLearner_large/model.pth.tar-20``. When that file is absent, the highest
-    ``model.pth.tar-<N>`` of the same folder is used (a PromptSRC run ends with its last epoch file and
-    writes no best file) and a note says so. Neither present: FileNotFoundError explaining how to train one.
-    """
-    if modal not in MODALS:
-        raise ValueError(f"TRAINER.MODAL must be one of {list(MODALS)}, got {modal!r}")
-    if modal == "base2novel":
-        folder = os.path.join(root, dataset_name, STUDENT_FOLDER)
-        expected = os.path.join(folder, "model-best.pth.tar")
-    else:
-        folder = os.path.join(root, "ImageNet-xd", "VLPromptLearner_large")
-        expected = os.path.join(folder, "model.pth.tar-20")
-    if os.path.isfile(expected):
-        return expected
-    fallback = _last_epoch_file(folder)
-    if fallback is not None:
-        print(f"Note: teacher file {expected} not found; using the last-epoch file {fallback}")
-        return fallback
-    raise FileNotFoundError(
-        f"PromptKD teacher checkpoint not found: expected {expected} "
-        f"(TRAINER.PROMPTKD.TEACHER_ROOT={root!r}, relative to the working directory {os.getcwd()}).\n"
-        f"Download the published teacher, or train one with our PromptSRC trainer on the base classes "
-        f"(ViT-L/14 config configs/trainers/PromptSRC/vit_l14_c2_ep20_batch8_4+4ctx.yaml, 16 shots, "
-        f"DATASET.SUBSAMPLE_CLASSES base): `bash {TEACHER_SCRIPT} <dataset> <seed>` trains it and places "
-        f"the result at {os.path.join(root, '<DATASET.NAME>', STUDENT_FOLDER, 'model-best.pth.tar')}."
-    )
-
-
-def resolve_teacher_checkpoint(node, dataset_name: str, modal: str) -> str:
-    """The teacher file: ``TEACHER_CKPT`` when set (a file, or a run folder holding ``VLPromptLearner/``,
-    whose best file, else last epoch, is used), else :func:`teacher_checkpoint_path` (``TEACHER_ROOT``)."""
-    given = str(node.get("TEACHER_CKPT", "") or "")
-    if not given:
-        return teacher_checkpoint_path(node.TEACHER_ROOT, dataset_name, modal)
-    if os.path.isfile(given):
-        return given
-    folder = os.path.join(given, STUDENT_FOLDER)
-    best = os.path.join(folder, "model-best.pth.tar")
-    found = best if os.path.isfile(best) else _last_epoch_file(folder)
-    if found is None:
-        raise FileNotFoundError(
-            f"TRAINER.PROMPTKD.TEACHER_CKPT={given!r}: expected a checkpoint file or a PromptSRC run folder "
-            f"holding {STUDENT_FOLDER}/model-best.pth.tar or {STUDENT_FOLDER}/model.pth.tar-<N>"
-        )
-    return found
-
-
-class FrozenTeacher(nn.Module):
-    """A trained IVLP-design CLIP that stays in eval mode and whose class text features are fixed.
-
-    ``text_features`` [C, D_T] (normalised, fp32) is encoded once, at construction, for every class.
-    """
-
-    def __init__(self, model: VLPromptModel):
-        super().__init__()
-        self.model = model.requires_grad_(False).eval()
-        with torch.no_grad():
-            text = l2_normalize(model.encode_text().float())
-        self.register_buffer("text_features", text, persistent=False)
-        self.eval()
-
-    def train(self, mode: bool = True):
-        return super().train(False)
-
-    @property
-    def logit_scale(self) -> torch.Tensor:
-        return self.model.logit_scale.exp().float()
-
-    @torch.no_grad()
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        """Teacher logits over all classes, [B, C]."""
-        image = l2_normalize(self.model.encode_image(images).float())
-        return self.logit_scale * image @ self.text_features.t()
-
-
-def build_teacher(cfg, classnames: list[str], device, precision: str, checkpoint: str | None = None):
-    """Load the teacher CLIP (``TEACHER_NAME``), put the checkpoint's prompts in it and freeze it.
-
-    Every checkpoint key is accounted for by ``clip.checkpoint_keys`` (class-dependent buffers dropped,
-    upstream's frozen zero-shot tower ignored, prompts and ``ctx`` verified as loaded).
-    """
-    node = cfg.TRAINER.PROMPTKD
-    path = checkpoint or resolve_teacher_checkpoint(node, cfg.DATASET.NAME, cfg.TRAINER.MODAL)
-    print(f"Teacher: {node.TEACHER_NAME} with prompts from {path}")
-    clip_model = load_clip(cfg, name=node.TEACHER_NAME, precision=precision).to(device)
-    check_input_size(cfg, clip_model, name=node.TEACHER_NAME)
-    model = VLPromptModel(clip_model, classnames, teacher_design(node))
-    report = load_upstream_state_dict(model, load_checkpoint(path), source=path)
-    print(f"Loaded teacher from {path}: {report.summary()}")
-    return FrozenTeacher(model).to(device)
 
 
 # --------------------------------------------------------------------------------------------- student
