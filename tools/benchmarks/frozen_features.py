@@ -1,7 +1,7 @@
 """Cost of the PromptKD teacher per training batch: text features re-encoded per batch vs encoded once.
 
 The teacher (an IVLP-design prompted CLIP) is frozen, so its class text features never change during
-distillation. ``trainers.promptkd.FrozenTeacher`` encodes them once; the baseline (the upstream
+distillation. ``trainers.common.teacher.FrozenTeacher`` encodes them once; the baseline (the upstream
 PromptKD teacher forward) encodes image and class text features for every batch. Both variants use one
 random teacher-size tiny CLIP and must give the same logits. Run from the repository root::
 
@@ -15,8 +15,8 @@ import torch
 from clip import build_model
 from clip.testing import make_random_state_dict
 from tools.benchmarks.timing import best_times
+from trainers.common.teacher import FrozenTeacher
 from trainers.common.vl_prompt import IVLPDesign, VLPromptModel, l2_normalize
-from trainers.promptkd import FrozenTeacher
 
 
 @torch.no_grad()

@@ -114,7 +114,8 @@ class ReleasedMode:
 def build_released(trainer, stage1_dir: str):
     """Build the replica on the CAPT trainer (called from ``CAPT.build_from_stage1``)."""
     from datasets.pool import load_or_build_pool
-    from trainers.promptkd import build_teacher, load_promptkd_run
+    from trainers.common.teacher import build_teacher
+    from trainers.promptkd import load_promptkd_run
 
     from . import resources as res
 

@@ -214,7 +214,7 @@ class CAPT(ClipTrainer):
     @torch.no_grad()
     def teacher_logits(self, image):
         if getattr(self, "_teacher", None) is None:
-            from trainers.promptkd import build_teacher
+            from trainers.common.teacher import build_teacher
 
             self._teacher = build_teacher(self.cfg, list(self.dm.dataset.base_classnames), self.device,
                                           self.weight_precision)
