@@ -106,11 +106,6 @@ class CoCoOp(ClipTrainer):
     model_name = "prompt_learner"
     prec_key = "COCOOP"
 
-    def check_cfg(self, cfg):
-        prec = cfg.TRAINER.COCOOP.PREC
-        if prec not in ("fp16", "fp32", "amp"):
-            raise ValueError(f"TRAINER.COCOOP.PREC must be fp16, fp32 or amp, got {prec!r}")
-
     def build_network(self) -> CoCoOpNetwork:
         node = self.cfg.TRAINER.COCOOP
         clip_model = load_frozen_clip(self)

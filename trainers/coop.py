@@ -89,9 +89,7 @@ class CoOp(ClipTrainer):
         if position not in ("end", "middle", "front"):
             raise ValueError(f"TRAINER.COOP.CLASS_TOKEN_POSITION must be end, middle or front, "
                              f"got {position!r}")
-        prec = cfg.TRAINER.COOP.PREC
-        if prec not in ("fp16", "fp32", "amp"):
-            raise ValueError(f"TRAINER.COOP.PREC must be fp16, fp32 or amp, got {prec!r}")
+        super().check_cfg(cfg)
 
     def build_network(self) -> CoOpNetwork:
         clip_model = load_frozen_clip(self)

@@ -132,6 +132,7 @@ class ProGrad(LearnableParamsTrainer):
     """ProGrad (see the module docstring)."""
 
     def check_cfg(self, cfg):
+        super().check_cfg(cfg)
         if cfg.TRAINER.PREC == "amp":
             raise ValueError("ProGrad: TRAINER.PREC amp is not supported (the two-gradient update has no "
                              "loss scaling); use fp16 or fp32")

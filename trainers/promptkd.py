@@ -167,6 +167,7 @@ class PromptKD(ClipTrainer):
     data_wiring = "promptkd"
 
     def check_cfg(self, cfg):
+        super().check_cfg(cfg)
         if cfg.TRAINER.MODAL not in MODALS:
             raise ValueError(f"TRAINER.MODAL must be one of {list(MODALS)}, got {cfg.TRAINER.MODAL!r}")
         if float(cfg.TRAINER.PROMPTKD.TEMPERATURE) <= 0:

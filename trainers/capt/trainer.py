@@ -68,6 +68,7 @@ class CAPT(ClipTrainer):
     data_wiring = "stage2"
 
     def check_cfg(self, cfg):
+        super().check_cfg(cfg)
         check_capt_cfg(cfg)
         if cfg.TRAINER.MODAL != "base2novel":
             raise ValueError(f"CAPT needs TRAINER.MODAL base2novel, got {cfg.TRAINER.MODAL!r}")

@@ -67,14 +67,22 @@ class ClipTrainer(ClipLoadModelMixin, TrainerX):
     prec_key: str | None = None
 
     # ----------------------------------------------------------------- set-up
+    def check_cfg(self, cfg):
+        """Reject an unknown ``PREC`` before anything is built (subclasses extend, calling super)."""
+        self._read_precision(cfg)
+
+    def _read_precision(self, cfg) -> str:
+        node = cfg.TRAINER.get(self.prec_key) if self.prec_key else None
+        prec = node.get("PREC", "fp32") if node is not None else cfg.TRAINER.get("PREC", "fp32")
+        if prec not in ("fp16", "fp32", "amp"):
+            where = f"TRAINER.{self.prec_key}.PREC" if self.prec_key else "TRAINER.PREC"
+            raise ValueError(f"{where} must be fp16, fp32 or amp, got {prec!r}")
+        return prec
+
     @property
     def precision(self) -> str:
         """``fp16`` / ``fp32`` / ``amp`` from the trainer's config node (default fp32)."""
-        node = self.cfg.TRAINER.get(self.prec_key) if self.prec_key else None
-        prec = node.get("PREC", "fp32") if node is not None else self.cfg.TRAINER.get("PREC", "fp32")
-        if prec not in ("fp16", "fp32", "amp"):
-            raise ValueError(f"TRAINER.{self.prec_key or ''}.PREC must be fp16, fp32 or amp, got {prec!r}")
-        return prec
+        return self._read_precision(self.cfg)
 
     @property
     def weight_precision(self) -> str:
