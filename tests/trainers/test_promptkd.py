@@ -12,6 +12,7 @@ from vl_toy import REPO, results, run, toy_argv, trainable_names
 
 import trainers.promptkd as promptkd
 from clip.checkpoint_keys import to_upstream_state_dict
+from datasets.fashion_mnist import CLASSNAMES
 
 TOY_TEACHER = ["TRAINER.PROMPTKD.TEACHER_DEPTH", "2", "TRAINER.PROMPTKD.TEACHER_N_CTX", "4"]
 
@@ -94,18 +95,7 @@ def write_upstream_teacher(path, weights_dir, classnames, drop=()):
     return model
 
 
-CLASSES = [
-    "t-shirt",
-    "trouser",
-    "pullover",
-    "dress",
-    "coat",
-    "sandal",
-    "shirt",
-    "sneaker",
-    "bag",
-    "ankle boot",
-]
+CLASSES = list(CLASSNAMES)
 
 
 def test_upstream_teacher_loads_with_every_key_accounted_for(toy_weights_dir, tmp_path, capsys):

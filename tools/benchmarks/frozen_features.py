@@ -8,13 +8,12 @@ random teacher-size tiny CLIP and must give the same logits. Run from the reposi
     python -m tools.benchmarks.frozen_features --classes 100 --batches 20 --batch-size 32
 """
 
-import argparse
 
 import torch
 
 from clip import build_model
 from clip.testing import make_random_state_dict
-from tools.benchmarks.timing import best_times
+from tools.benchmarks.timing import base_parser, best_times, random_batches
 from trainers.common.teacher import FrozenTeacher
 from trainers.common.vl_prompt import IVLPDesign, VLPromptModel, l2_normalize
 
@@ -28,18 +27,12 @@ def per_batch_teacher(model: VLPromptModel, images: torch.Tensor) -> torch.Tenso
 
 
 def build_parser():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--classes", type=int, default=100)
-    p.add_argument("--batches", type=int, default=20)
-    p.add_argument("--batch-size", type=int, default=32)
+    p = base_parser(__doc__.splitlines()[0])
     p.add_argument("--vision-width", type=int, default=128, help="teacher image tower width")
     p.add_argument("--vision-layers", type=int, default=6)
     p.add_argument("--text-width", type=int, default=64)
     p.add_argument("--text-layers", type=int, default=2)
     p.add_argument("--depth", type=int, default=2, help="prompt depth of both branches")
-    p.add_argument("--repeats", type=int, default=3, help="timed passes per variant (best kept)")
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--seed", type=int, default=0)
     return p
 
 
@@ -54,8 +47,7 @@ def main(argv=None):
     classnames = [f"class {i}" for i in range(args.classes)]
     model = VLPromptModel(clip_model, classnames, design).to(device).requires_grad_(False).eval()
     teacher = FrozenTeacher(model)
-    res = clip_model.visual.input_resolution
-    batches = torch.randn(args.batches, args.batch_size, 3, res, res, device=device)
+    batches = random_batches(args, clip_model.visual.input_resolution, device)
 
     cached = torch.cat([teacher(images) for images in batches])
     per_batch = torch.cat([per_batch_teacher(model, images) for images in batches])

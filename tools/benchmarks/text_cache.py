@@ -8,14 +8,13 @@ context, and must give the same logits. Run from the repository root::
     python -m tools.benchmarks.text_cache --classes 100 --batches 20 --batch-size 32
 """
 
-import argparse
 
 import torch
 from torch import nn
 
 from clip import build_model
 from clip.testing import make_random_state_dict
-from tools.benchmarks.timing import best_times
+from tools.benchmarks.timing import base_parser, best_times, random_batches
 from trainers.common.base import EvalCacheMixin
 from trainers.common.coop_prompt import CoOpPromptLearner, cosine_logits
 
@@ -49,16 +48,10 @@ def evaluate(model: CoOpStyleModel, batches: torch.Tensor, cache_text: bool) -> 
 
 
 def build_parser():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--classes", type=int, default=100)
-    p.add_argument("--batches", type=int, default=20)
-    p.add_argument("--batch-size", type=int, default=32)
+    p = base_parser(__doc__.splitlines()[0])
     p.add_argument("--n-ctx", type=int, default=16)
     p.add_argument("--width", type=int, default=64, help="width of both towers of the random CLIP")
     p.add_argument("--layers", type=int, default=2, help="layers of both towers of the random CLIP")
-    p.add_argument("--repeats", type=int, default=3, help="timed evaluations per variant (best kept)")
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--seed", type=int, default=0)
     return p
 
 
@@ -71,7 +64,7 @@ def main(argv=None):
     torch.manual_seed(args.seed)
     model = CoOpStyleModel(clip_model, [f"class {i}" for i in range(args.classes)], args.n_ctx).to(device)
     res = clip_model.visual.input_resolution
-    batches = torch.randn(args.batches, args.batch_size, 3, res, res, device=device)
+    batches = random_batches(args, res, device)
 
     cached, per_batch = evaluate(model, batches, True), evaluate(model, batches, False)
     if not torch.allclose(cached, per_batch, rtol=1e-4, atol=1e-4):

@@ -1,5 +1,7 @@
-"""Wall-clock timing shared by the benchmarks: interleaved repeats, best time kept."""
+"""What the benchmarks share: their common flags, random input batches, and wall-clock timing with
+interleaved repeats (best time kept)."""
 
+import argparse
 import time
 
 import torch
@@ -24,3 +26,20 @@ def best_times(fns: dict, repeats: int, device: torch.device) -> dict:
             synchronize(device)
             best[name] = min(best[name], time.perf_counter() - start)
     return best
+
+
+def base_parser(description: str) -> argparse.ArgumentParser:
+    """Flags every benchmark takes; each adds its model-size flags."""
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--classes", type=int, default=100)
+    p.add_argument("--batches", type=int, default=20)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--repeats", type=int, default=3, help="timed passes per variant (best kept)")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--seed", type=int, default=0)
+    return p
+
+
+def random_batches(args, resolution: int, device: torch.device) -> torch.Tensor:
+    """``[batches, batch_size, 3, resolution, resolution]`` random images from the current generator."""
+    return torch.randn(args.batches, args.batch_size, 3, resolution, resolution, device=device)
