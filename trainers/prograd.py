@@ -22,15 +22,13 @@ from dassl.config import add_cfg_node, cfg_hook
 from dassl.engine import TRAINER_REGISTRY
 from datasets.templates import get_templates
 from trainers.common.coop_prompt import CoOpPromptLearner
-from trainers.kgcoop import text_anchors
+from trainers.kgcoop import INIT_PHRASE, text_anchors
 from trainers.ucp.network import (
     LearnableParamsNetwork,
     LearnableParamsTrainer,
     check_end_position,
     coop_text_features,
 )
-
-INIT_PHRASE = "a photo of a"
 
 
 @cfg_hook
