@@ -102,13 +102,13 @@ STAGES: list[Stage] = [
 # CAPT pipeline: PromptSRC teacher on ToyViT-L -> PromptKD student on ToyViT-S (stage 1, builds the
 # Confusion Bank) -> CAPT (stage 2, adapters + MGDE on the frozen stage 1). Base = split val (base-class
 # test images), new = split test (new-class test images), as in the PromptKD family.
-TEACHER_ROOT = "{output}/teacher_model"
+TEACHER = "{output}/promptsrc_teacher"  # TRAINER.PROMPTKD.TEACHER_CKPT: the run folder (last epoch)
 PKD_CONFIG = "configs/trainers/PromptKD/toy_vit_s.yaml"
 CAPT_CONFIG = "configs/trainers/CAPT/toy_vit_s.yaml"
 PKD_OPTS = ("DATASET.NUM_SHOTS", "0", "TRAINER.MODAL", "base2novel", "TRAINER.PROMPTKD.TEMPERATURE", "1.0",
-            "TRAINER.PROMPTKD.KD_WEIGHT", "1000.0", "TRAINER.PROMPTKD.TEACHER_ROOT", TEACHER_ROOT)
+            "TRAINER.PROMPTKD.KD_WEIGHT", "1000.0", "TRAINER.PROMPTKD.TEACHER_CKPT", TEACHER)
 CAPT_OPTS = ("DATASET.NUM_SHOTS", "16", "SPLE.BACK_CKPT_PATH", "{output}/promptkd/base",
-             "TRAINER.MODAL", "base2novel", "TRAINER.PROMPTKD.TEACHER_ROOT", TEACHER_ROOT)
+             "TRAINER.MODAL", "base2novel", "TRAINER.PROMPTKD.TEACHER_CKPT", TEACHER)
 STAGES += [
     Stage("promptsrc_teacher", "PromptSRC", "configs/trainers/PromptSRC/toy_vit_l.yaml",
           opts=("DATASET.NUM_SHOTS", "16", "DATASET.SUBSAMPLE_CLASSES", "base")),
@@ -218,14 +218,6 @@ class DemoRun:
             raise RuntimeError(f"stage {stage.name} finished without writing {RESULTS_FILE}")
         print(f"== [{stage.name}] finished in {self.timings[stage.name]:.0f}s", flush=True)
 
-    def after_stage(self, stage: Stage) -> None:
-        """Glue between stages: the PromptSRC run becomes PromptKD's teacher."""
-        if stage.name == "promptsrc_teacher":
-            from tools.confusion.demo_steps import place_teacher
-
-            root = Path(TEACHER_ROOT.format(output=self.output))
-            place_teacher(stage.output_dir(self.output), root, "FashionMNIST")
-
     def run(self) -> list[dict]:
         from tools.toy_world.build import build
 
@@ -236,7 +228,6 @@ class DemoRun:
         self.timings["toy_world"] = round(time.time() - start, 1)
         for stage in self.selected():
             self.run_stage(stage)
-            self.after_stage(stage)
         _, records = table(self.output, ROWS)
         confusion = self.confusion_lines(records)  # also notes the resolved rate in the CAPT row
         text = format_table(records)

@@ -8,12 +8,12 @@ under ``TRAINER.PROMPTKD.TEACHER_ROOT`` as upstream (:func:`teacher_checkpoint_p
 from __future__ import annotations
 
 import os
-import re
 
 import torch
 from torch import nn
 
 from clip.checkpoint_keys import load_upstream_state_dict
+from dassl.engine.loading import find_last_epoch
 from dassl.utils import load_checkpoint
 from trainers.common.backbone import load_clip
 from trainers.common.vl_prompt import IVLPDesign, VLPromptModel, check_input_size, l2_normalize
@@ -35,14 +35,9 @@ def teacher_design(node) -> IVLPDesign:
     )
 
 
-_EPOCH_FILE = re.compile(r"^model\.pth\.tar-(\d+)$")
-
-
 def _last_epoch_file(folder: str) -> str | None:
-    if not os.path.isdir(folder):
-        return None
-    epochs = [int(m.group(1)) for m in map(_EPOCH_FILE.match, os.listdir(folder)) if m]
-    return os.path.join(folder, f"model.pth.tar-{max(epochs)}") if epochs else None
+    last = find_last_epoch(folder)
+    return None if last is None else os.path.join(folder, f"model.pth.tar-{last}")
 
 
 def teacher_checkpoint_path(root: str, dataset_name: str, modal: str) -> str:
