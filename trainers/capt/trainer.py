@@ -227,10 +227,7 @@ class CAPT(ClipTrainer):
         new_only = self.cfg.DATASET.SUBSAMPLE_CLASSES == "new"
         if new_only or not (split == "val" and self.val_loader is not None):
             split = "test"
-        self._eval_split = split
-        names = self.dm.dataset.base_classnames if split == "val" else self.dm.dataset.new_classnames
-        self.lab2cname = dict(enumerate(names))
-        self.evaluator._lab2cname = self.lab2cname
+        self._eval_split = split  # the evaluated split's own items name its classes (dassl trainer)
         return super().test(split)
 
     @torch.no_grad()

@@ -120,6 +120,9 @@ def test_stage2_results_checkpoint_and_compare(runs):
 def new_class_results(path):
     results = json.loads((path / "results.json").read_text())
     assert results["split"] == "test" and results["total"] == 2 * 6
+    # the two new classes, named from the evaluated items although their labels restart at 0
+    assert results["eval_classes"] == "new"
+    assert [c["classname"] for c in results["per_class"]] == ["dress", "coat"]
     return results["accuracy"]
 
 
