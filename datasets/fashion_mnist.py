@@ -1,7 +1,9 @@
-"""Fashion-MNIST in the CoOp layout: the offline toy dataset (10 classes, 5 base / 5 new).
+"""Fashion-MNIST in the CoOp layout: the offline toy datasets (10 classes, 5 base / 5 new).
 
-The folder is produced by the toy-world preparation, not downloaded by hand; it goes through exactly the
-same code path as the benchmarks (split file, few-shot cache, subsampling, wiring).
+``FashionMNIST`` holds the original images, ``FashionMNISTInverted`` the same split with inverted grey levels
+(the toy CLIPs never saw such images, so prompt tuning has something to learn there). Both folders are
+produced by the toy-world preparation, not downloaded by hand; they go through exactly the same code path as
+the benchmarks (split file, few-shot cache, subsampling, wiring).
 """
 
 from dassl.data.datasets import DATASET_REGISTRY
@@ -44,3 +46,10 @@ class FashionMNIST(CoOpDataset):
                         f"`{PREPARE_COMMAND}`."
                     )
         return train, val, test
+
+
+@DATASET_REGISTRY.register()
+class FashionMNISTInverted(FashionMNIST):
+    """The same split and classes as ``FashionMNIST``; every image is ``255 - pixel``."""
+
+    dataset_dir = "fashion_mnist_inverted"

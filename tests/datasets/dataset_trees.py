@@ -302,9 +302,14 @@ FASHION_NAMES = [
 
 
 def make_fashion_mnist(
-    root: Path, train_per_class: int = 6, val_per_class: int = 2, test_per_class: int = 3
+    root: Path,
+    train_per_class: int = 6,
+    val_per_class: int = 2,
+    test_per_class: int = 3,
+    folder: str = "fashion_mnist",
+    dataset_name: str = "FashionMNIST",
 ) -> list[str]:
-    base = root / "fashion_mnist"
+    base = root / folder
     split = {"train": [], "val": [], "test": []}
     counts = {"train": train_per_class, "val": val_per_class, "test": test_per_class}
     for label, name in enumerate(FASHION_NAMES):
@@ -313,7 +318,7 @@ def make_fashion_mnist(
                 rel = f"{part}/{label}/{part}_{label}_{i:05d}.png"
                 write_image(base / "images" / rel, PNG)
                 split[part].append([rel, label, name])
-    (base / "split_zhou_FashionMNIST.json").write_text(json.dumps(split, indent=4))
+    (base / f"split_zhou_{dataset_name}.json").write_text(json.dumps(split, indent=4))
     return list(FASHION_NAMES)
 
 
@@ -334,6 +339,9 @@ BUILDERS = {
     "ImageNetA": lambda root: make_imagenet_ar(root, "imagenet-adversarial", "imagenet-a"),
     "ImageNetR": lambda root: make_imagenet_ar(root, "imagenet-rendition", "imagenet-r"),
     "FashionMNIST": make_fashion_mnist,
+    "FashionMNISTInverted": lambda root: make_fashion_mnist(
+        root, folder="fashion_mnist_inverted", dataset_name="FashionMNISTInverted"
+    ),
 }
 
 NEEDS_SCIPY = {"StanfordCars", "OxfordFlowers"}

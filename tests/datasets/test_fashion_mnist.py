@@ -1,4 +1,4 @@
-"""FashionMNIST, the toy dataset written by the toy-world preparation."""
+"""FashionMNIST and FashionMNISTInverted, the toy datasets written by the toy-world preparation."""
 
 import json
 import shutil
@@ -7,7 +7,7 @@ from collections import Counter
 import pytest
 from dataset_trees import BUILDERS, FASHION_NAMES, build, labels
 
-from datasets.fashion_mnist import CLASSNAMES, FashionMNIST
+from datasets.fashion_mnist import CLASSNAMES, FashionMNIST, FashionMNISTInverted
 
 PREPARE = "python -m tools.toy_world.build"
 
@@ -61,3 +61,21 @@ def test_wrong_class_names_are_rejected(data_root):
     path.write_text(json.dumps(split))
     with pytest.raises(ValueError, match=r"class 'T-shirt/top'; labels 0-9 must be named \['t-shirt'"):
         build(data_root, "FashionMNIST")
+
+
+def test_inverted_variant_reads_its_own_folder_and_split(data_root):
+    BUILDERS["FashionMNISTInverted"](data_root)
+    base = build(data_root, "FashionMNISTInverted", subsample="base", num_shots=2)
+    assert base.classnames == FASHION_NAMES[:5]
+    assert all("/fashion_mnist_inverted/images/" in item.impath for item in base.train_x + base.test)
+    assert (data_root / "fashion_mnist_inverted" / "split_fewshot" / "shot_2-seed_1.pkl").is_file()
+    assert FashionMNISTInverted.template == "a photo of a {}."
+    assert not (data_root / "fashion_mnist").exists()
+
+
+def test_inverted_variant_missing_names_its_folder_and_the_command(data_root):
+    BUILDERS["FashionMNIST"](data_root)  # the original alone is not enough
+    with pytest.raises(FileNotFoundError) as err:
+        build(data_root, "FashionMNISTInverted")
+    assert PREPARE in str(err.value) and str(data_root / "fashion_mnist_inverted") in str(err.value)
+    assert "FashionMNISTInverted" in str(err.value)

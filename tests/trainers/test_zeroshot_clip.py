@@ -27,8 +27,8 @@ def _weights_dir(toy_world) -> Path:
     return PRETRAINED.parent if PRETRAINED.is_file() else toy_world.weights_dir
 
 
-def _run(toy_world, tmp_path, trainer, config, subsample):
-    out = tmp_path / f"{trainer}_{subsample}"
+def _run(toy_world, tmp_path, trainer, config, subsample, dataset_config=DATASET_CONFIG):
+    out = tmp_path / f"{trainer}_{subsample}_{dataset_config.stem}"
     toy_world.run_train(
         [
             "--root",
@@ -38,7 +38,7 @@ def _run(toy_world, tmp_path, trainer, config, subsample):
             "--trainer",
             trainer,
             "--dataset-config-file",
-            str(DATASET_CONFIG),
+            str(dataset_config),
             "--config-file",
             str(config),
             "--output-dir",
@@ -89,6 +89,20 @@ def test_eval_only_matches_a_direct_computation(toy_world, tmp_path, capsys, sub
     assert results["accuracy"] == pytest.approx(100.0 * results["correct"] / results["total"])
     if PRETRAINED.is_file():  # the pretrained student must be far above the 20% chance level
         assert results["accuracy"] > 50.0
+
+
+@pytest.mark.skipif(not PRETRAINED.is_file(), reason="needs the pretrained ToyViT-S")
+def test_inverted_variant_leaves_headroom(toy_world, tmp_path):
+    """The reason FashionMNISTInverted exists: the pretrained toy CLIP recognises the original images but
+    not the inverted ones, so prompt tuning has something to learn there."""
+    accuracy = {}
+    for config in (DATASET_CONFIG, DATASET_CONFIG.with_name("fashion_mnist_inverted.yaml")):
+        out = _run(toy_world, tmp_path, "ZeroshotCLIP", CONFIG, "all", dataset_config=config)
+        results = json.loads((out / "results.json").read_text())
+        assert results["total"] == 60
+        accuracy[config.stem] = results["accuracy"]
+    assert accuracy["fashion_mnist"] > 60.0
+    assert accuracy["fashion_mnist_inverted"] < accuracy["fashion_mnist"] - 30.0
 
 
 def test_ensemble_uses_eight_templates_and_matches_direct_computation(toy_world, tmp_path, capsys):

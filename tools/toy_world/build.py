@@ -1,9 +1,10 @@
-"""One command for the whole toy world: prepare Fashion-MNIST, then pretrain the toy CLIPs that are missing.
+"""One command for the whole toy world: prepare Fashion-MNIST and its inverted variant, then pretrain the toy
+CLIPs that are missing.
 
     python -m tools.toy_world.build [--root DATA] [--clip-dir clip] [--force]
 
-Both steps are skipped when their output is already there and matches the current code: the dataset by its
-``prepared.json`` marker, each model by its ``clip/<name>.json`` record (architecture, recipe and data
+Each step is skipped when its output is already there and matches the current code: the datasets by their
+``prepared.json`` markers, each model by its ``clip/<name>.json`` record (architecture, recipe and data
 configuration must be the ones this code would use). ``--force`` rebuilds everything.
 """
 
@@ -18,6 +19,7 @@ from pathlib import Path
 import clip
 from tools.toy_world import data as toy_data
 from tools.toy_world import pretrain
+from tools.toy_world.inverted import prepare_inverted
 from tools.toy_world.models import TOY_MODELS
 from tools.toy_world.prepare import PrepareConfig, prepare
 
@@ -69,6 +71,10 @@ def build(
     start = time.time()
     directory = prepare(root, prepare_config, force=force, source=source, workers=workers)
     report["prepare_s"] = round(time.time() - start, 1)
+    print("== Toy world: Fashion-MNIST with inverted grey levels")
+    start = time.time()
+    prepare_inverted(root, force=force, workers=workers)
+    report["invert_s"] = round(time.time() - start, 1)
 
     clip_path = Path(clip_dir) if clip_dir else DEFAULT_CLIP_DIR
     todo = []

@@ -141,7 +141,7 @@ def write_images(image_dir: Path, jobs: list[tuple[list[str], np.ndarray]], work
             progress(_save_pngs(task))
 
 
-def _write_json(obj, path: Path) -> None:
+def write_json(obj, path: Path) -> None:
     with open(path, "w") as f:
         json.dump(obj, f, indent=4, separators=(",", ": "))
 
@@ -166,9 +166,9 @@ def _holds_files(directory: Path) -> bool:
     return any(p.is_file() for p in directory.rglob("*"))
 
 
-def _remove_stale_partials(root: Path) -> None:
-    """Delete temporary directories left by interrupted runs whose process no longer exists."""
-    for partial in root.glob(f".{DATASET_DIR}.partial-*"):
+def _remove_stale_partials(root: Path, folder: str = DATASET_DIR) -> None:
+    """Delete temporary ``folder`` directories left by interrupted runs whose process no longer exists."""
+    for partial in root.glob(f".{folder}.partial-*"):
         try:
             pid = int(partial.name.rsplit("-", 1)[1])
             os.kill(pid, 0)
@@ -222,10 +222,7 @@ def prepare(
     }
     pool = {"pool": entries("train", parts["pool"], data.train_labels)}
 
-    target.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale_partials(target.parent)
-    partial = target.parent / f".{DATASET_DIR}.partial-{os.getpid()}"
-    shutil.rmtree(partial, ignore_errors=True)
+    partial = new_partial_dir(target)
     image_dir = partial / IMAGE_DIR
     for folder in CLASS_FOLDERS:
         (image_dir / folder).mkdir(parents=True)
@@ -240,29 +237,38 @@ def prepare(
             names = [relative_path(split_name, int(i), int(labels[i])) for i in chunk]
             jobs.append((names, images[chunk]))
     total = sum(len(names) for names, _ in jobs)
-    progress = _progress_bar(total, f"Writing {total} Fashion-MNIST images", verbose)
+    progress = progress_bar(total, f"Writing {total} Fashion-MNIST images", verbose)
     try:
         write_images(image_dir, jobs, workers, progress.update)
     finally:
         progress.close()
 
-    _write_json(split, partial / SPLIT_FILE)
-    _write_json(pool, partial / POOL_FILE)
+    write_json(split, partial / SPLIT_FILE)
+    write_json(pool, partial / POOL_FILE)
     counts = {name: len(items) for name, items in {**split, **pool}.items()}
-    _write_json(
+    write_json(
         {"format": FORMAT_VERSION, "config": asdict(config), "source": data.source, "counts": counts},
         partial / MARKER_FILE,
     )
-    _swap_into_place(partial, target)
+    swap_into_place(partial, target)
     log(f"Prepared Fashion-MNIST in {target} ({counts}) in {time.time() - start:.1f}s")
     return target
 
 
-def _swap_into_place(partial: Path, target: Path) -> None:
+def new_partial_dir(target: Path) -> Path:
+    """An empty temporary sibling of ``target`` to write into (stale ones of dead processes are removed)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_partials(target.parent, target.name)
+    partial = target.parent / f".{target.name}.partial-{os.getpid()}"
+    shutil.rmtree(partial, ignore_errors=True)
+    return partial
+
+
+def swap_into_place(partial: Path, target: Path) -> None:
     """Rename the finished temporary directory to ``target``, replacing an old one if present."""
     old = None
     if target.exists():
-        old = target.parent / f".{DATASET_DIR}.old-{os.getpid()}"
+        old = target.parent / f".{target.name}.old-{os.getpid()}"
         shutil.rmtree(old, ignore_errors=True)
         os.replace(target, old)
     os.replace(partial, target)
@@ -278,7 +284,7 @@ class _NoBar:
         pass
 
 
-def _progress_bar(total: int, desc: str, enabled: bool):
+def progress_bar(total: int, desc: str, enabled: bool):
     if not enabled:
         return _NoBar()
     from tqdm import tqdm
