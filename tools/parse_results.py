@@ -21,8 +21,10 @@ datasets and H is the harmonic mean of the two averages; the mean of the per-dat
 ``--csv out.csv`` writes the CaPT layout (``dataset, base_acc_seed<N>, new_acc_seed<N>, H_seed<N>, ...,
 base_acc, new_acc, H`` with an ``average`` row); with several methods one file per method
 (``out-<method>.csv``). ``--resolved`` adds the mean ``resolved_rate`` of ``confusion_compare.json`` files.
+``--times`` adds the training wall time: the mean over seeds of the ``Elapsed:`` line a training run logs
+when it finishes (evaluation-only runs log none; a resumed run counts only its last part).
 
-Usage: python -m tools.parse_results output/base2new [--csv b2n.csv] [--resolved]
+Usage: python -m tools.parse_results output/base2new [--csv b2n.csv] [--resolved] [--times]
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TABLE_ORDER = ("imagenet", "caltech101", "oxford_pets", "stanford_cars", "oxford_flowers", "food101",
                "fgvc_aircraft", "sun397", "dtd", "eurosat", "ucf101")
 ACCURACY_RE = re.compile(r"accuracy: ([\d.]+(?:[eE][+-]?\d+)?)%")
+ELAPSED_RE = re.compile(r"^Elapsed: (?:(\d+) days?, )?(\d+):(\d\d):(\d\d)\s*$", re.M)
 SEED_RE = re.compile(r"^seed_?(\d+)$")
 SHOTS_RE = re.compile(r"^(?:shots_?(\d+)|(\d+)shots)$")
 SPLIT_DIRS = {"train_base": "base", "test_base": "base", "test_new": "new", "train_all": "all",
@@ -63,6 +66,7 @@ class Run:
     split: str  # base / new / all
     resolved: float | None = None
     source: str = "results.json"
+    train_s: float | None = None
 
 
 @dataclass
@@ -73,6 +77,7 @@ class Cell:
     new: dict = field(default_factory=dict)
     all: dict = field(default_factory=dict)
     resolved: list = field(default_factory=list)
+    train_s: list = field(default_factory=list)
 
 
 # ------------------------------------------------------------------------------------------ discovery
@@ -117,15 +122,30 @@ def accuracy_from_results(folder: str) -> tuple[float | None, dict]:
     return None, data
 
 
-def accuracy_from_log(folder: str) -> float | None:
-    """Last ``accuracy: X%`` of the newest log file that has one (CaPT's parser rule)."""
+def _last_match_in_logs(folder: str, pattern: re.Pattern):
+    """The last match of ``pattern`` in the newest log file that has one (``log.txt`` or rotated)."""
     logs = [p for p in glob.glob(osp.join(folder, "log.txt*")) if osp.isfile(p)]
     for path in sorted(logs, key=osp.getmtime, reverse=True):
         with open(path, errors="replace") as f:
-            matches = ACCURACY_RE.findall(f.read())
+            matches = pattern.findall(f.read())
         if matches:
-            return float(matches[-1])
+            return matches[-1]
     return None
+
+
+def accuracy_from_log(folder: str) -> float | None:
+    """Last ``accuracy: X%`` of the newest log file that has one (CaPT's parser rule)."""
+    match = _last_match_in_logs(folder, ACCURACY_RE)
+    return None if match is None else float(match)
+
+
+def train_seconds_from_log(folder: str) -> float | None:
+    """Seconds of the last ``Elapsed: [D day(s), ]H:MM:SS`` a finished training run logged, if any."""
+    match = _last_match_in_logs(folder, ELAPSED_RE)
+    if match is None:
+        return None
+    days, hours, minutes, seconds = (int(x) if x else 0 for x in match)
+    return float(((days * 24 + hours) * 60 + minutes) * 60 + seconds)
 
 
 def infer_from_path(rel: str, known: set[str]) -> dict:
@@ -157,7 +177,9 @@ def infer_from_path(rel: str, known: set[str]) -> dict:
     return info
 
 
-def collect_runs(root: str, with_resolved: bool = False) -> tuple[list[Run], list[str]]:
+def collect_runs(
+    root: str, with_resolved: bool = False, with_times: bool = False
+) -> tuple[list[Run], list[str]]:
     """All runs under ``root`` and a list of notes about folders that could not be used."""
     names = dataset_names()
     known = set(names.values())
@@ -186,7 +208,8 @@ def collect_runs(root: str, with_resolved: bool = False) -> tuple[list[Run], lis
             continue
         method = f"{trainer}/{info['cfg']}" if info.get("cfg") else trainer
         resolved = read_resolved(folder) if with_resolved else None
-        runs.append(Run(folder, acc, method, dataset, seed, split, resolved, source))
+        train_s = train_seconds_from_log(folder) if with_times else None
+        runs.append(Run(folder, acc, method, dataset, seed, split, resolved, source, train_s))
     return runs, notes
 
 
@@ -223,6 +246,8 @@ def group(runs: list[Run]) -> dict[str, dict[str, Cell]]:
         getattr(cell, run.split)[run.seed] = run.accuracy
         if run.resolved is not None:
             cell.resolved.append(run.resolved)
+        if run.train_s is not None:
+            cell.train_s.append(run.train_s)
     return table
 
 
@@ -262,35 +287,39 @@ def _seed_stats(acc: dict) -> str:
     return _pm(mean(acc.values()), pstd(acc.values()))
 
 
-def _dataset_rows(method: str, cell: Cell, with_resolved: bool) -> list[str]:
-    resolved = ""
+def _dataset_rows(method: str, cell: Cell, with_resolved: bool, with_times: bool = False) -> list[str]:
+    extra = ""  # the optional columns, each ending in "|"
     if with_resolved:
-        resolved = f" {mean(cell.resolved):.2f} |" if cell.resolved else " - |"
+        extra += f" {mean(cell.resolved):.2f} |" if cell.resolved else " - |"
+    if with_times:
+        extra += f" {mean(cell.train_s):.0f} ± {pstd(cell.train_s):.0f} |" if cell.train_s else " - |"
     rows = []
     row = b2n_row(cell)
     if row is not None:
         rows.append(f"| {method} | {_pm(row.base, row.base_std)} | {_pm(row.new, row.new_std)} | "
-                    f"{_pm(row.h, row.h_std)} | {row.n_base}/{row.n_new} |{resolved}")
+                    f"{_pm(row.h, row.h_std)} | {row.n_base}/{row.n_new} |{extra}")
     elif cell.base:
         rows.append(f"| {method} (base only) | {_seed_stats(cell.base)} | - | - | "
-                    f"{len(cell.base)}/0 |{resolved}")
+                    f"{len(cell.base)}/0 |{extra}")
     elif cell.new:
         rows.append(f"| {method} (new only) | - | {_seed_stats(cell.new)} | - | "
-                    f"0/{len(cell.new)} |{resolved}")
+                    f"0/{len(cell.new)} |{extra}")
     if cell.all:
         rows.append(f"| {method} (all classes) | {_seed_stats(cell.all)} | - | - | "
-                    f"{len(cell.all)} |{resolved}")
+                    f"{len(cell.all)} |{extra}")
     return rows
 
 
-def markdown(table: dict[str, dict[str, Cell]], with_resolved: bool = False) -> str:
+def markdown(table: dict[str, dict[str, Cell]], with_resolved: bool = False, with_times: bool = False) -> str:
     """Markdown: one table per dataset, then the average over datasets per method."""
     lines = []
-    header = "| Method | Base | New | H | Seeds (B/N) |" + (" Resolved |" if with_resolved else "")
-    rule = "|---|---|---|---|---|" + ("---|" if with_resolved else "")
+    columns = (("Resolved", with_resolved), ("Train time (s)", with_times))
+    optional = [name for name, wanted in columns if wanted]
+    header = "| Method | Base | New | H | Seeds (B/N) |" + "".join(f" {name} |" for name in optional)
+    rule = "|---|---|---|---|---|" + "---|" * len(optional)
     for dataset in dataset_order({d for cells in table.values() for d in cells}):
         rows = [r for m in sorted(table) if dataset in table[m]
-                for r in _dataset_rows(m, table[m][dataset], with_resolved)]
+                for r in _dataset_rows(m, table[m][dataset], with_resolved, with_times)]
         if rows:
             lines += [f"### {dataset}", "", header, rule, *rows, ""]
     avg_rows = []
@@ -378,9 +407,11 @@ def main(argv=None) -> int:
     parser.add_argument("--csv", default="", help="write the CaPT-layout CSV here")
     parser.add_argument("--resolved", action="store_true",
                         help="add the resolved_rate of confusion_compare.json")
+    parser.add_argument("--times", action="store_true",
+                        help="add the training wall time (mean ± std over seeds of the logged Elapsed)")
     parser.add_argument("--list", action="store_true", help="also list every run found")
     args = parser.parse_args(argv)
-    runs, notes = collect_runs(args.root, with_resolved=args.resolved)
+    runs, notes = collect_runs(args.root, with_resolved=args.resolved, with_times=args.times)
     for note in notes:
         print(f"skipped: {note}", file=sys.stderr)
     if not runs:
@@ -388,11 +419,12 @@ def main(argv=None) -> int:
         return 1
     if args.list:
         for r in runs:
+            took = "" if r.train_s is None else f"\ttrained {r.train_s:.0f}s"
             print(f"{r.method}\t{r.dataset}\tseed {r.seed}\t{r.split}\t{r.accuracy:.2f}\t"
-                  f"({r.source}) {osp.relpath(r.path, args.root)}")
+                  f"({r.source}) {osp.relpath(r.path, args.root)}{took}")
         print()
     table = group(runs)
-    print(markdown(table, with_resolved=args.resolved))
+    print(markdown(table, with_resolved=args.resolved, with_times=args.times))
     if args.csv:
         for path in write_csvs(table, args.csv):
             print(f"CSV written to {path}")

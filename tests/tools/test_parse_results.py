@@ -157,3 +157,27 @@ def test_eval_classes_decides_the_half_over_subsample_classes(tmp_path):
     assert sorted((r.seed, r.split) for r in runs) == [(1, "base"), (1, "new"), (2, "base"), (2, "new")]
     row = pr.b2n_row(pr.group(runs)["PromptKD"]["fashion_mnist"])
     assert (row.base, row.new) == (pytest.approx(71.0), pytest.approx(61.0))
+
+
+def test_train_time_column_reads_elapsed_from_the_logs(tree, capsys):
+    base = tree / "base2new/train_base/dtd/shots_16/CoOp/vit_b16_ctxv1"
+    with open(base / "seed1" / "log.txt", "a") as f:
+        f.write("Finish training\nElapsed: 0:01:40\n* accuracy: 80.00%\n")
+    with open(base / "seed2" / "log.txt", "a") as f:
+        f.write("Elapsed: 0:00:05\nElapsed: 1 day, 0:00:20\n")  # the last one counts
+    assert pr.train_seconds_from_log(str(base / "seed1")) == 100.0
+    assert pr.train_seconds_from_log(str(base / "seed2")) == 86420.0
+    eval_only = tree / "base2new/test_new/dtd/shots_16/CoOp/vit_b16_ctxv1/seed1"
+    assert pr.train_seconds_from_log(str(eval_only)) is None
+
+    runs, _ = pr.collect_runs(str(tree), with_times=True)
+    text = pr.markdown(pr.group(runs), with_times=True)
+    assert "| Train time (s) |" in text
+    dtd_line = next(line for line in text.splitlines() if line.startswith("| CoOp/vit_b16_ctxv1 | 81.00"))
+    assert dtd_line.endswith("| 43260 ± 43160 |")  # mean and population std of 100 and 86420
+    eurosat_line = next(line for line in text.splitlines() if line.startswith("| CoOp/vit_b16_ctxv1 | 91.00"))
+    assert eurosat_line.endswith("| - |")
+    assert "Train time" not in pr.markdown(pr.group(runs))
+
+    assert pr.main([str(tree), "--times", "--list"]) == 0
+    assert "trained 100s" in capsys.readouterr().out
