@@ -10,7 +10,7 @@ from .base import CoOpDataset
 from .caltech101 import Caltech101
 from .dtd import DescribableTextures
 from .eurosat import EuroSAT
-from .fashion_mnist import FashionMNIST, FashionMNISTInverted
+from .fashion_mnist import FashionMNIST, FashionMNISTEdges, FashionMNISTInverted
 from .fgvc_aircraft import FGVCAircraft
 from .food101 import Food101
 from .imagenet import ImageNet
@@ -51,6 +51,7 @@ __all__ = [
     "EuroSAT",
     "FGVCAircraft",
     "FashionMNIST",
+    "FashionMNISTEdges",
     "FashionMNISTInverted",
     "Food101",
     "ImageNet",

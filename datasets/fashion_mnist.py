@@ -1,9 +1,10 @@
 """Fashion-MNIST in the CoOp layout: the offline toy datasets (10 classes, 5 base / 5 new).
 
-``FashionMNIST`` holds the original images, ``FashionMNISTInverted`` the same split with inverted grey levels
-(the toy CLIPs never saw such images, so prompt tuning has something to learn there). Both folders are
-produced by the toy-world preparation, not downloaded by hand; they go through exactly the same code path as
-the benchmarks (split file, few-shot cache, subsampling, wiring).
+``FashionMNIST`` holds the original images. ``FashionMNISTEdges`` (edge maps) and ``FashionMNISTInverted``
+(inverted grey levels) hold the same split with shifted images, which the toy CLIPs never saw, so prompt
+tuning has something to learn there. All folders are produced by the toy-world preparation, not downloaded by
+hand; they go through exactly the same code path as the benchmarks (split file, few-shot cache, subsampling,
+wiring).
 """
 
 from dassl.data.datasets import DATASET_REGISTRY
@@ -46,6 +47,13 @@ class FashionMNIST(CoOpDataset):
                         f"`{PREPARE_COMMAND}`."
                     )
         return train, val, test
+
+
+@DATASET_REGISTRY.register()
+class FashionMNISTEdges(FashionMNIST):
+    """The same split and classes as ``FashionMNIST``; every image is its edge map (a sketch-like domain)."""
+
+    dataset_dir = "fashion_mnist_edges"
 
 
 @DATASET_REGISTRY.register()

@@ -55,6 +55,7 @@ DATASET_TEMPLATES: dict[str, DatasetTemplates] = {
     "ImageNetA": _same(_PHOTO),
     "ImageNetR": _same(_PHOTO),
     "FashionMNIST": _same(_PHOTO),
+    "FashionMNISTEdges": _same(_PHOTO),
     "FashionMNISTInverted": _same(_PHOTO),
 }
 

@@ -68,10 +68,10 @@ def toy_weights_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def toy_world(tmp_path_factory, toy_weights_dir) -> ToyWorld:
-    """A small prepared Fashion-MNIST root (12 train / 4 val / 6 test images per class), with its inverted
-    variant."""
-    from tools.toy_world.inverted import prepare_inverted
+    """A small prepared Fashion-MNIST root (12 train / 4 val / 6 test images per class), with its shifted
+    copies (edges, inverted)."""
     from tools.toy_world.prepare import PrepareConfig, prepare
+    from tools.toy_world.shifted import SHIFTS, prepare_shifted
     from tools.toy_world.source import load
 
     root = tmp_path_factory.mktemp("toy_data")
@@ -82,7 +82,8 @@ def toy_world(tmp_path_factory, toy_weights_dir) -> ToyWorld:
                     "install the Debian package dataset-fashion-mnist")
     config = PrepareConfig(seed=1, pool_per_class=2, train_per_class=12, val_per_class=4, test_per_class=6)
     prepare(root, config, workers=1, verbose=False, download=False)
-    prepare_inverted(root, workers=1, verbose=False)
+    for name in SHIFTS:
+        prepare_shifted(root, name, workers=1, verbose=False)
     return ToyWorld(root=root, weights_dir=toy_weights_dir)
 
 

@@ -339,6 +339,9 @@ BUILDERS = {
     "ImageNetA": lambda root: make_imagenet_ar(root, "imagenet-adversarial", "imagenet-a"),
     "ImageNetR": lambda root: make_imagenet_ar(root, "imagenet-rendition", "imagenet-r"),
     "FashionMNIST": make_fashion_mnist,
+    "FashionMNISTEdges": lambda root: make_fashion_mnist(
+        root, folder="fashion_mnist_edges", dataset_name="FashionMNISTEdges"
+    ),
     "FashionMNISTInverted": lambda root: make_fashion_mnist(
         root, folder="fashion_mnist_inverted", dataset_name="FashionMNISTInverted"
     ),

@@ -26,6 +26,7 @@ EXPECTED = {
     "imagenet_a.yaml": "ImageNetA",
     "imagenet_r.yaml": "ImageNetR",
     "fashion_mnist.yaml": "FashionMNIST",
+    "fashion_mnist_edges.yaml": "FashionMNISTEdges",
     "fashion_mnist_inverted.yaml": "FashionMNISTInverted",
 }
 

@@ -45,7 +45,7 @@ def test_table_covers_every_registered_dataset():
     # Only the project's datasets: engine tests register tiny datasets of their own.
     ours = {n for n in DATASET_REGISTRY.registered_names()
             if DATASET_REGISTRY.get(n).__module__.startswith("datasets.")}
-    assert len(ours) >= 17 and {"FashionMNIST", "FashionMNISTInverted"} <= ours
+    assert len(ours) >= 18 and {"FashionMNIST", "FashionMNISTEdges", "FashionMNISTInverted"} <= ours
     assert ours <= set(templates.DATASET_TEMPLATES)
 
 

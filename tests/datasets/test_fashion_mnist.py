@@ -1,4 +1,4 @@
-"""FashionMNIST and FashionMNISTInverted, the toy datasets written by the toy-world preparation."""
+"""FashionMNIST and its shifted copies, the toy datasets written by the toy-world preparation."""
 
 import json
 import shutil
@@ -7,7 +7,8 @@ from collections import Counter
 import pytest
 from dataset_trees import BUILDERS, FASHION_NAMES, build, labels
 
-from datasets.fashion_mnist import CLASSNAMES, FashionMNIST, FashionMNISTInverted
+from dassl.data.datasets import DATASET_REGISTRY
+from datasets.fashion_mnist import CLASSNAMES, FashionMNIST
 
 PREPARE = "python -m tools.toy_world.build"
 
@@ -63,19 +64,26 @@ def test_wrong_class_names_are_rejected(data_root):
         build(data_root, "FashionMNIST")
 
 
-def test_inverted_variant_reads_its_own_folder_and_split(data_root):
-    BUILDERS["FashionMNISTInverted"](data_root)
-    base = build(data_root, "FashionMNISTInverted", subsample="base", num_shots=2)
+
+SHIFTED = [("FashionMNISTEdges", "fashion_mnist_edges"), ("FashionMNISTInverted", "fashion_mnist_inverted")]
+
+
+@pytest.mark.parametrize("name, folder", SHIFTED)
+def test_shifted_copy_reads_its_own_folder_and_split(data_root, name, folder):
+    BUILDERS[name](data_root)
+    base = build(data_root, name, subsample="base", num_shots=2)
     assert base.classnames == FASHION_NAMES[:5]
-    assert all("/fashion_mnist_inverted/images/" in item.impath for item in base.train_x + base.test)
-    assert (data_root / "fashion_mnist_inverted" / "split_fewshot" / "shot_2-seed_1.pkl").is_file()
-    assert FashionMNISTInverted.template == "a photo of a {}."
+    assert all(f"/{folder}/images/" in item.impath for item in base.train_x + base.test)
+    assert (data_root / folder / "split_fewshot" / "shot_2-seed_1.pkl").is_file()
+    assert DATASET_REGISTRY.get(name).template == "a photo of a {}."
+    assert issubclass(DATASET_REGISTRY.get(name), FashionMNIST)
     assert not (data_root / "fashion_mnist").exists()
 
 
-def test_inverted_variant_missing_names_its_folder_and_the_command(data_root):
+@pytest.mark.parametrize("name, folder", SHIFTED)
+def test_shifted_copy_missing_names_its_folder_and_the_command(data_root, name, folder):
     BUILDERS["FashionMNIST"](data_root)  # the original alone is not enough
     with pytest.raises(FileNotFoundError) as err:
-        build(data_root, "FashionMNISTInverted")
-    assert PREPARE in str(err.value) and str(data_root / "fashion_mnist_inverted") in str(err.value)
-    assert "FashionMNISTInverted" in str(err.value)
+        build(data_root, name)
+    assert PREPARE in str(err.value) and str(data_root / folder) in str(err.value)
+    assert name in str(err.value)

@@ -1,5 +1,5 @@
-"""One command for the whole toy world: prepare Fashion-MNIST and its inverted variant, then pretrain the toy
-CLIPs that are missing.
+"""One command for the whole toy world: prepare Fashion-MNIST and its shifted copies (edges, inverted), then
+pretrain the toy CLIPs that are missing.
 
     python -m tools.toy_world.build [--root DATA] [--clip-dir clip] [--force]
 
@@ -19,9 +19,9 @@ from pathlib import Path
 import clip
 from tools.toy_world import data as toy_data
 from tools.toy_world import pretrain
-from tools.toy_world.inverted import prepare_inverted
 from tools.toy_world.models import TOY_MODELS
 from tools.toy_world.prepare import PrepareConfig, prepare
+from tools.toy_world.shifted import SHIFTS, prepare_shifted
 
 # The fields of the preparation that decide the pretraining pool (train/val/test sizes do not matter).
 POOL_KEYS = ("seed", "pool_per_class")
@@ -71,10 +71,11 @@ def build(
     start = time.time()
     directory = prepare(root, prepare_config, force=force, source=source, workers=workers)
     report["prepare_s"] = round(time.time() - start, 1)
-    print("== Toy world: Fashion-MNIST with inverted grey levels")
     start = time.time()
-    prepare_inverted(root, force=force, workers=workers)
-    report["invert_s"] = round(time.time() - start, 1)
+    for name in SHIFTS:
+        print(f"== Toy world: Fashion-MNIST, {name}")
+        prepare_shifted(root, name, force=force, workers=workers)
+    report["shifted_s"] = round(time.time() - start, 1)
 
     clip_path = Path(clip_dir) if clip_dir else DEFAULT_CLIP_DIR
     todo = []

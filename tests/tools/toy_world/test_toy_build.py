@@ -54,8 +54,9 @@ def test_build_skips_up_to_date_models(tmp_path, fmnist_dir, small_config, capsy
     )
     out = capsys.readouterr().out
     assert all(f"{name} found in" in out for name in TOY_MODELS)
-    assert set(report) == {"prepare_s", "invert_s"}
-    assert (tmp_path / "data" / "fashion_mnist_inverted" / "prepared.json").is_file()
+    assert set(report) == {"prepare_s", "shifted_s"}
+    for folder in ("fashion_mnist_edges", "fashion_mnist_inverted"):
+        assert (tmp_path / "data" / folder / "prepared.json").is_file()
     with pytest.raises(AssertionError, match="pretrained again"):
         build.build(str(tmp_path / "data"), str(clip_dir), force=True, source=str(fmnist_dir), workers=1,
                     prepare_config=small_config)
