@@ -173,7 +173,8 @@ def prepare_shifted(
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--root", default="DATA", help="data root holding fashion_mnist/ (default DATA)")
-    parser.add_argument("--only", nargs="+", choices=sorted(SHIFTS), default=list(SHIFTS), help="default: all")
+    names = sorted(SHIFTS)
+    parser.add_argument("--only", nargs="+", choices=names, default=names, help="shifts (default: all)")
     parser.add_argument("--force", action="store_true", help="derive again even if up to date")
     parser.add_argument("--workers", type=int, default=2, help="processes reading/writing PNGs (default 2)")
     args = parser.parse_args(argv)
