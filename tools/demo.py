@@ -1,11 +1,13 @@
 """The toy-world demo: build the toy world, run each method through ``train.py``, print base / new / H.
 
-    python -m tools.demo [--root DATA] [--output output/toy_demo] [--seed 1] [--force] [--only NAME ...]
+    python -m tools.demo [--root DATA] [--output output/toy_demo] [--dataset fashion_mnist] [--seed 1]
+                         [--force] [--only NAME ...]
 
 The pipeline is a list of :class:`Stage` objects run in order, each a ``train.py`` command in its own
-process with its own output folder. A stage whose ``results.json`` exists is skipped, so an interrupted
-demo resumes where it stopped and a finished one only prints the table. Methods are compared in
-:data:`ROWS` (base-class and new-class accuracy of the stages named there, and their harmonic mean).
+process with its own output folder (``<output>/<dataset>/<stage>``). A stage whose ``results.json`` exists
+is skipped, so an interrupted demo resumes where it stopped and a finished one only prints the table.
+Methods are compared in :data:`ROWS` (base-class and new-class accuracy of the stages named there, and their
+harmonic mean).
 
 All numbers come from the toy CLIPs pretrained on Fashion-MNIST: they show that the pipeline works, not
 how the methods compare on real data.
@@ -23,7 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-DATASET_CONFIG = "configs/datasets/fashion_mnist.yaml"
+# The toy datasets the demo's configs are made for (configs/datasets/<name>.yaml).
+TOY_DATASETS = ("fashion_mnist", "fashion_mnist_edges", "fashion_mnist_inverted")
+DEFAULT_DATASET = "fashion_mnist"
 RESULTS_FILE = "results.json"
 
 
@@ -38,7 +42,8 @@ class Stage:
         eval_only: add ``--eval-only`` (zero-shot, or testing a trained model given by ``model_dir``).
         model_dir: name of an earlier stage whose output folder is passed as ``--model-dir``.
         load_epoch: ``--load-epoch`` with ``model_dir`` (-1: the last epoch file; None: the best file).
-        opts: trailing ``KEY VALUE`` overrides; ``{output}`` is replaced by the demo's output folder.
+        opts: trailing ``KEY VALUE`` overrides; ``{output}`` is replaced by the demo's output folder and
+            ``{dataset}`` by the dataset's config name.
     """
 
     name: str
@@ -55,7 +60,7 @@ class Stage:
     def done(self, output: Path) -> bool:
         return (self.output_dir(output) / RESULTS_FILE).is_file()
 
-    def argv(self, root: str, output: Path, seed: int) -> list[str]:
+    def argv(self, root: str, output: Path, seed: int, dataset: str = DEFAULT_DATASET) -> list[str]:
         args = [
             "train.py",
             "--root",
@@ -65,7 +70,7 @@ class Stage:
             "--trainer",
             self.trainer,
             "--dataset-config-file",
-            DATASET_CONFIG,
+            f"configs/datasets/{dataset}.yaml",
             "--config-file",
             self.config,
             "--output-dir",
@@ -77,7 +82,7 @@ class Stage:
                 args += ["--load-epoch", str(self.load_epoch)]
         if self.eval_only:
             args.append("--eval-only")
-        return args + [opt.format(output=output) for opt in self.opts]
+        return args + [opt.format(output=output, dataset=dataset) for opt in self.opts]
 
 
 @dataclass(frozen=True)
@@ -108,7 +113,8 @@ CAPT_CONFIG = "configs/trainers/CAPT/toy_vit_s.yaml"
 PKD_OPTS = ("DATASET.NUM_SHOTS", "0", "TRAINER.MODAL", "base2novel", "TRAINER.PROMPTKD.TEMPERATURE", "1.0",
             "TRAINER.PROMPTKD.KD_WEIGHT", "1000.0", "TRAINER.PROMPTKD.TEACHER_CKPT", TEACHER)
 CAPT_OPTS = ("DATASET.NUM_SHOTS", "16", "SPLE.BACK_CKPT_PATH", "{output}/promptkd/base",
-             "TRAINER.MODAL", "base2novel", "TRAINER.PROMPTKD.TEACHER_CKPT", TEACHER)
+             "TRAINER.MODAL", "base2novel", "TRAINER.PROMPTKD.TEACHER_CKPT", TEACHER,
+             "CAPT.SEM.DESC_FILE", "datasets/descriptions/{dataset}.json")
 STAGES += [
     Stage("promptsrc_teacher", "PromptSRC", "configs/trainers/PromptSRC/toy_vit_l.yaml",
           opts=("DATASET.NUM_SHOTS", "16", "DATASET.SUBSAMPLE_CLASSES", "base")),
@@ -189,6 +195,7 @@ def format_table(records: list[dict]) -> str:
 class DemoRun:
     root: str = "DATA"
     output: Path = Path("output/toy_demo")
+    dataset: str = DEFAULT_DATASET
     seed: int = 1
     force: bool = False
     only: tuple[str, ...] = ()
@@ -206,7 +213,7 @@ class DemoRun:
         if stage.done(self.output) and not self.force:
             print(f"== [{stage.name}] done earlier ({stage.output_dir(self.output) / RESULTS_FILE})")
             return
-        argv = stage.argv(self.root, self.output, self.seed)
+        argv = stage.argv(self.root, self.output, self.seed, self.dataset)
         print(f"== [{stage.name}] python {' '.join(argv)}", flush=True)
         start = time.time()
         result = subprocess.run([sys.executable, *argv], cwd=REPO, env=dict(os.environ, PYTHONUNBUFFERED="1"))
@@ -221,8 +228,10 @@ class DemoRun:
     def run(self) -> list[dict]:
         from tools.toy_world.build import build
 
+        if self.dataset not in TOY_DATASETS:
+            raise ValueError(f"dataset {self.dataset!r} is not a toy dataset; expected one of {TOY_DATASETS}")
         self.root = os.path.abspath(self.root)
-        self.output = self.output.absolute()
+        self.output = (self.output / self.dataset).absolute()
         start = time.time()
         build(self.root)
         self.timings["toy_world"] = round(time.time() - start, 1)
@@ -232,14 +241,14 @@ class DemoRun:
         confusion = self.confusion_lines(records)  # also notes the resolved rate in the CAPT row
         text = format_table(records)
         print(
-            "\nToy world (Fashion-MNIST, tiny CLIPs pretrained in-repo): test accuracy (%) on base and new "
+            f"\nToy world ({self.dataset}, tiny CLIPs pretrained in-repo): test accuracy (%) on base and new "
             "classes, H = harmonic mean.\nToy numbers: they show the pipeline works, not how methods rank "
             "with real CLIP weights.\n"
         )
         print(text)
         if confusion:
             print("\nConfusion (base-class test set, PromptKD -> CAPT):\n" + "\n".join(confusion))
-        summary = {"rows": records, "timings_s": self.timings, "seed": self.seed}
+        summary = {"rows": records, "timings_s": self.timings, "seed": self.seed, "dataset": self.dataset}
         self.output.mkdir(parents=True, exist_ok=True)
         tmp = self.output / f".summary.json.tmp-{os.getpid()}"
         tmp.write_text(json.dumps(summary, indent=2) + "\n")
@@ -268,12 +277,14 @@ class DemoRun:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--root", default="DATA", help="data root (default DATA)")
-    parser.add_argument("--output", default="output/toy_demo", help="folder of the stage outputs")
+    parser.add_argument("--output", default="output/toy_demo", help="stage outputs go to <output>/<dataset>/")
+    parser.add_argument("--dataset", default=DEFAULT_DATASET, choices=TOY_DATASETS,
+                        help=f"toy dataset (configs/datasets/<name>.yaml; default {DEFAULT_DATASET})")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--force", action="store_true", help="re-run stages that already have results")
     parser.add_argument("--only", nargs="+", default=(), metavar="STAGE", help="run only these stages")
     args = parser.parse_args(argv)
-    DemoRun(args.root, Path(args.output), args.seed, args.force, tuple(args.only)).run()
+    DemoRun(args.root, Path(args.output), args.dataset, args.seed, args.force, tuple(args.only)).run()
 
 
 if __name__ == "__main__":

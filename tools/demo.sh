@@ -2,7 +2,7 @@
 # The main job on a fresh clone: set up .venv, build the toy world (Fashion-MNIST + tiny CLIPs), run the
 # pipeline on it and print the base / new / H table. Re-running skips everything already done.
 #
-#   bash tools/demo.sh                 # data under DATA/, outputs under output/toy_demo/
+#   bash tools/demo.sh                 # data under DATA/, outputs under output/toy_demo/<dataset>/
 #   DATA=/elsewhere bash tools/demo.sh --force
 #
 # Extra arguments go to `python -m tools.demo` (see its --help).

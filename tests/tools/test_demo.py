@@ -20,7 +20,7 @@ def test_stage_command_line(tmp_path):
     argv = stage.argv("/data", tmp_path, 3)
     assert argv[:5] == ["train.py", "--root", "/data", "--seed", "3"]
     assert argv[argv.index("--trainer") + 1] == "CoOp"
-    assert argv[argv.index("--dataset-config-file") + 1] == demo.DATASET_CONFIG
+    assert argv[argv.index("--dataset-config-file") + 1] == "configs/datasets/fashion_mnist.yaml"
     assert argv[argv.index("--output-dir") + 1] == str(tmp_path / "m" / "new")
     assert argv[argv.index("--model-dir") + 1] == str(tmp_path / "m" / "base")
     assert argv[-3:] == ["--eval-only", "DATASET.SUBSAMPLE_CLASSES", "new"]
@@ -95,3 +95,25 @@ def test_table_has_harmonic_mean_and_marks_missing_results(tmp_path):
 def test_unknown_stage_selection_is_an_error():
     with pytest.raises(ValueError, match="unknown stage"):
         demo.DemoRun(only=("nope",)).selected()
+
+
+def test_dataset_choice_reaches_the_commands_and_the_output_folder(tmp_path, monkeypatch):
+    capt = next(s for s in demo.STAGES if s.name == "capt/base")
+    argv = capt.argv("/data", tmp_path, 1, "fashion_mnist_edges")
+    assert argv[argv.index("--dataset-config-file") + 1] == "configs/datasets/fashion_mnist_edges.yaml"
+    assert argv[argv.index("CAPT.SEM.DESC_FILE") + 1] == "datasets/descriptions/fashion_mnist_edges.json"
+    for dataset in demo.TOY_DATASETS:
+        assert (demo.REPO / "configs" / "datasets" / f"{dataset}.yaml").is_file()
+        assert (demo.REPO / "datasets" / "descriptions" / f"{dataset}.json").is_file()
+
+    import tools.toy_world.build as toy_build
+
+    seen = []
+    monkeypatch.setattr(toy_build, "build", lambda root: None)
+    monkeypatch.setattr(demo.DemoRun, "run_stage", lambda self, stage: seen.append(self.output))
+    demo.DemoRun(output=tmp_path, dataset="fashion_mnist_edges", only=("zsclip/base",)).run()
+    assert seen == [tmp_path.absolute() / "fashion_mnist_edges"]
+    summary = json.loads((tmp_path / "fashion_mnist_edges" / "summary.json").read_text())
+    assert summary["dataset"] == "fashion_mnist_edges"
+    with pytest.raises(ValueError, match="not a toy dataset"):
+        demo.DemoRun(output=tmp_path, dataset="oxford_pets").run()
