@@ -20,7 +20,7 @@ def test_stage_command_line(tmp_path):
     argv = stage.argv("/data", tmp_path, 3)
     assert argv[:5] == ["train.py", "--root", "/data", "--seed", "3"]
     assert argv[argv.index("--trainer") + 1] == "CoOp"
-    assert argv[argv.index("--dataset-config-file") + 1] == "configs/datasets/fashion_mnist.yaml"
+    assert argv[argv.index("--dataset-config-file") + 1] == f"configs/datasets/{demo.DEFAULT_DATASET}.yaml"
     assert argv[argv.index("--output-dir") + 1] == str(tmp_path / "m" / "new")
     assert argv[argv.index("--model-dir") + 1] == str(tmp_path / "m" / "base")
     assert argv[-3:] == ["--eval-only", "DATASET.SUBSAMPLE_CLASSES", "new"]
