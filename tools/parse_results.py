@@ -3,8 +3,10 @@
 A run is any folder holding ``results.json`` or a ``log.txt`` (also upstream logs without results.json).
 For each run the script finds:
 
-* the accuracy: ``results.json`` of the test split (else the last test evaluation in its history), else the
-  last ``accuracy: X%`` line of the newest log (``log.txt`` or a rotated ``log.txt-<time>``);
+* the accuracy: ``results.json`` of the test split, else the last test evaluation in its history, else its
+  last evaluation of any split (PromptKD-family runs test their base classes with ``TEST.SPLIT val``);
+  without results.json, the last ``accuracy: X%`` line of the newest log (``log.txt`` or a rotated
+  ``log.txt-<time>``), which is rounded to one decimal;
 * method, dataset, seed and split: from results.json (``trainer``, ``dataset``, ``seed``,
   ``eval_classes`` or else ``subsample_classes``), else from the path, which follows one of the published
   layouts::
@@ -119,6 +121,8 @@ def accuracy_from_results(folder: str) -> tuple[float | None, dict]:
     for entry in reversed(data.get("history") or []):
         if entry.get("split") == "test" and "accuracy" in entry:
             return float(entry["accuracy"]), data
+    if "accuracy" in data:  # the run's last evaluation: what its log's last accuracy line shows, unrounded
+        return float(data["accuracy"]), data
     return None, data
 
 

@@ -111,6 +111,15 @@ def test_results_json_of_a_val_split_falls_back_to_history(tmp_path):
     assert (run.accuracy, run.dataset, run.split, run.method) == (95.5, "caltech101", "base", "PromptKD")
 
 
+def test_results_json_of_a_val_split_without_test_history_is_used_unrounded(tmp_path):
+    # PromptKD / CAPT base runs evaluate with TEST.SPLIT val; their log prints 65.2%, results.json 65.16.
+    folder = tmp_path / "out/run/seed1"
+    write_results(folder, 65.16, "CAPT", "FashionMNISTEdges", 1, "base", split="val")
+    (folder / "log.txt").write_text("* accuracy: 65.2%\n")
+    [run], _ = pr.collect_runs(str(tmp_path / "out"))
+    assert (run.accuracy, run.source) == (65.16, "results.json")
+
+
 def test_resolved_column(tree):
     folder = tree / "base2new/test_new/dtd/shots_16/CoOp/vit_b16_ctxv1/seed1"
     (folder / "confusion_compare.json").write_text(json.dumps({"resolved_rate": 30.0}))
