@@ -188,12 +188,18 @@ class SimpleTrainer(TrainerBase):
     def _use_split_classnames(self, data_loader):
         """Name the classes after the evaluated split's own items (its labels may be relabelled from 0)."""
         items = getattr(data_loader.dataset, "data_source", None)
-        names, half = split_classes(items, getattr(getattr(self, "dm", None), "dataset", None))
+        # A split's items do not change between evaluations: read them once per loader dataset.
+        cache = self.__dict__.setdefault("_split_classes_cache", {})
+        key = id(data_loader.dataset)
+        if key not in cache or cache[key][0] is not data_loader.dataset:
+            found = split_classes(items, getattr(getattr(self, "dm", None), "dataset", None))
+            cache[key] = (data_loader.dataset, found)
+        names, half = cache[key][1]
         self._eval_classes = half
         if names is not None:
             self._eval_lab2cname = names
-            if hasattr(self.evaluator, "_lab2cname"):
-                self.evaluator._lab2cname = names
+            if hasattr(self.evaluator, "set_class_names"):
+                self.evaluator.set_class_names(names)
 
     def record_evaluation(self, split, results):
         """Write results.json / wrong_predictions.json and remember this evaluation in the run history.

@@ -38,6 +38,9 @@ class EvaluatorBase:
     def evaluate(self):
         raise NotImplementedError
 
+    def set_class_names(self, lab2cname):
+        """Name labels for reports; evaluators that print no class names ignore it."""
+
 
 def confusion_matrix(y_true, y_pred, num_classes=None, normalize=False):
     """``cmat[i, j]`` = count (or row fraction) of label ``i`` predicted as ``j``."""
@@ -82,6 +85,10 @@ class Classification(EvaluatorBase):
             raise ValueError("TEST.PER_CLASS_RESULT needs lab2cname (label -> class name)")
         self.decimals = int(cfg_get(cfg.TEST, "DECIMALS", 1))
         self.reset()
+
+    def set_class_names(self, lab2cname):
+        """Name the labels of the split about to be evaluated (it may be relabelled from 0)."""
+        self._lab2cname = dict(lab2cname) if lab2cname is not None else None
 
     def reset(self):
         self._correct = 0

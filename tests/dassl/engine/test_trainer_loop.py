@@ -121,3 +121,24 @@ def test_evaluator_with_upstream_process_signature(root, tmp_path):
     trainer.evaluator = Upstream()
     assert trainer.test() == 50.0 and sum(seen) == 15
     assert json.loads((tmp_path / "results.json").read_text())["accuracy"] == 50.0
+
+
+def test_split_class_names_are_read_once_per_split(root, tmp_path, monkeypatch):
+    import dassl.engine.trainer as trainer_module
+
+    calls = []
+    original = trainer_module.split_classes
+
+    def counting(items, dataset=None):
+        calls.append(len(items))
+        return original(items, dataset)
+
+    monkeypatch.setattr(trainer_module, "split_classes", counting)
+    trainer = build_trainer(tiny_cfg(root, tmp_path, "TEST.PER_CLASS_RESULT", "True"))
+    for _ in range(3):
+        trainer.test(split="val")
+    trainer.test()
+    trainer.test()
+    assert calls == [len(trainer.dm.dataset.val), len(trainer.dm.dataset.test)]
+    summary = json.loads((tmp_path / "results.json").read_text())
+    assert [c["classname"] for c in summary["per_class"]] == [trainer.lab2cname[i] for i in range(3)]

@@ -97,3 +97,12 @@ def test_unknown_evaluator_name():
     cfg.TEST.EVALUATOR = "Clasification"
     with pytest.raises(ValueError, match="Classification"):
         build_evaluator(cfg)
+
+
+def test_set_class_names_renames_the_per_class_rows():
+    ev = make()
+    ev.set_class_names({0: "shirt", 1: "coat"})
+    ev.process(logits_for([0, 0], num_classes=2), torch.tensor([0, 1]))
+    assert [row["classname"] for row in ev.per_class()] == ["shirt", "coat"]
+    ev.set_class_names(None)
+    assert [row["classname"] for row in ev.per_class()] == ["0", "1"]
