@@ -50,6 +50,11 @@ def tree(tmp_path):
     unfinished = capt / "train_base/KgCoOp/dtd/shots16/vit_b16_ep10_ctx_batch4/seed3"
     unfinished.mkdir(parents=True)
     (unfinished / "log.txt").write_text("epoch [1/10]\n")
+    # DAPT's prototype pass has no accuracy by design: neither counted nor reported
+    prototype = capt / "prototype/DAPT/dtd/shots16/vit_b16/seed1"
+    prototype.mkdir(parents=True)
+    (prototype / "log.txt").write_text(
+        "Saved prototypes (47, 512) to x.pkl\nTRAINER.DAPT.PROTOTYPE_GEN is set: prototypes written, no training\n")
     return root
 
 

@@ -6,6 +6,7 @@ import pytest
 import torch
 from vl_toy import results, run, toy_argv
 
+from tools.parse_results import collect_runs
 from trainers.dapt import text_dispersion
 
 FAST = ["DATASET.NUM_SHOTS", "2", "OPTIM.MAX_EPOCH", "1", "TRAIN.COLLECT_ENV_INFO", "False",
@@ -30,6 +31,9 @@ def test_dapt_prototypes_then_base_training_then_new_eval(toy_world, tmp_path):
     assert torch.allclose(proto.float().norm(dim=-1), torch.ones(10), atol=0.2)  # means of unit vectors
     assert not (tmp_path / "proto" / "learnable_params").exists()  # the generation run does not train
     assert gen.model.prompt_learner.vis_ctx.shape == (1, 4, 64)
+    # parse_results recognises the run as accuracy-free by design, not as unfinished
+    runs, notes = collect_runs(str(tmp_path / "proto"))
+    assert runs == [] and notes == []
 
     out = tmp_path / "train_base"
     trainer = run(toy_argv(toy_world, "DAPT", "DAPT/toy_vit_s.yaml", out, *FAST,
