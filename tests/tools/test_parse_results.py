@@ -54,7 +54,8 @@ def tree(tmp_path):
     prototype = capt / "prototype/DAPT/dtd/shots16/vit_b16/seed1"
     prototype.mkdir(parents=True)
     (prototype / "log.txt").write_text(
-        "Saved prototypes (47, 512) to x.pkl\nTRAINER.DAPT.PROTOTYPE_GEN is set: prototypes written, no training\n")
+        "Saved prototypes (47, 512) to x.pkl\n"
+        "TRAINER.DAPT.PROTOTYPE_GEN is set: prototypes written, no training\n")
     return root
 
 
