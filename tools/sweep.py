@@ -20,8 +20,12 @@ resumes from its last checkpoint. A failed step stops the rest of its chain only
         output_dir: output/stage2/{dataset}/seed{seed}
         args: [--model-dir, "{stage1}"]                     # extra train.py flags
         opts: {SPLE.BACK_CKPT_PATH: "{stage1}"}
+      - name: resolved                                      # a compare step, no training:
+        compare: {baseline: "{stage1}", new: "{stage2}"}    # tools.confusion.compare_runs, whose
+                                                            # confusion_compare.json goes to the new run
 
-Placeholders ({dataset}, {seed}, {root}, earlier step names) work in output_dir, args and opts.
+Placeholders ({dataset}, {seed}, {root}, earlier step names) work in output_dir, args, opts and compare.
+A compare step is done when its file is newer than the predictions of both runs.
 See docs/sweeps.md for the command line.
 """
 
@@ -43,6 +47,12 @@ import yaml
 
 SPEC_KEYS = {"root", "datasets", "seeds", "steps", "command", "slurm"}
 STEP_KEYS = {"name", "trainer", "config", "output_dir", "args", "opts"}
+COMPARE_KEYS = {"name", "compare", "output_dir"}
+# What a compare step (tools.confusion.compare_runs) reads from its two runs and writes.
+COMPARE_INPUT = "wrong_predictions.json"
+COMPARE_OUTPUT = "confusion_compare.json"
+# Run by path (it finds this repository's packages itself), so the sweep may run from any directory.
+COMPARE_SCRIPT = osp.join(osp.dirname(osp.abspath(__file__)), "confusion", "compare_runs.py")
 RESERVED = {"dataset", "seed", "root"}
 CONSOLE_FILE = "sweep_console.txt"
 _CONFIG_KEY = re.compile(r"^[A-Z][A-Z0-9_]*(\.[A-Z0-9_]+)+$")
@@ -51,12 +61,19 @@ _RESULT_AFTER_FINISH = re.compile(r"Finish training.*?\* accuracy: [0-9.]+%", re
 
 @dataclass(frozen=True)
 class Run:
-    """One train.py invocation of a chain."""
+    """One invocation of a chain: a train.py run, or a compare step over two earlier runs."""
 
     label: str  # "<step> <dataset> seed<seed>"
     output_dir: str
     argv: tuple
     cwd: str
+    inputs: tuple = ()  # compare steps: the baseline and new run dirs
+
+    def finished(self):
+        out = osp.join(self.cwd, self.output_dir)
+        if not self.inputs:
+            return is_finished(out)
+        return comparison_is_current(out, [osp.join(self.cwd, d) for d in self.inputs])
 
 
 def is_finished(output_dir):
@@ -75,6 +92,17 @@ def is_finished(output_dir):
             if _RESULT_AFTER_FINISH.search(f.read()):
                 return True
     return False
+
+
+def comparison_is_current(output_dir, run_dirs):
+    """True when ``output_dir`` holds a comparison written after the predictions of every run it compares,
+    so a run that was trained again is compared again."""
+    path = osp.join(output_dir, COMPARE_OUTPUT)
+    if not osp.exists(path):
+        return False
+    written = osp.getmtime(path)
+    inputs = [osp.join(d, COMPARE_INPUT) for d in run_dirs]
+    return all(osp.exists(p) and osp.getmtime(p) <= written for p in inputs)
 
 
 def _fail(source, message):
@@ -103,10 +131,12 @@ def validate_spec(spec, source="(command line)"):
         where = f"steps[{i}]"
         if not isinstance(step, dict):
             _fail(source, f"{where} must be a mapping, got {step!r}")
-        if set(step) - STEP_KEYS:
+        if "compare" in step:
+            _validate_compare_step(step, where, source)
+        elif set(step) - STEP_KEYS:
             unknown = sorted(set(step) - STEP_KEYS)
             _fail(source, f"{where} has unknown keys {unknown}; allowed: {sorted(STEP_KEYS)}")
-        for key in ("name", "trainer", "output_dir"):
+        for key in ("name",) if "compare" in step else ("name", "trainer", "output_dir"):
             if not isinstance(step.get(key), str) or not step[key]:
                 _fail(source, f"{where} needs a non-empty string '{key}', got {step.get(key)!r}")
         name = step["name"]
@@ -119,6 +149,18 @@ def validate_spec(spec, source="(command line)"):
         if not isinstance(opts, dict) and not (isinstance(opts, list) and len(opts) % 2 == 0):
             _fail(source, f"{where} 'opts' must be a mapping or a KEY VALUE list, got {opts!r}")
     return spec
+
+
+def _validate_compare_step(step, where, source):
+    if set(step) - COMPARE_KEYS:
+        unknown = sorted(set(step) - COMPARE_KEYS)
+        _fail(source, f"{where} is a compare step; unknown keys {unknown}; allowed: {sorted(COMPARE_KEYS)}")
+    runs = step["compare"]
+    if not isinstance(runs, dict) or set(runs) != {"baseline", "new"} or not all(
+            isinstance(v, str) and v for v in runs.values()):
+        _fail(source, f"{where} 'compare' must map 'baseline' and 'new' to run dirs, got {runs!r}")
+    if "output_dir" in step and (not isinstance(step["output_dir"], str) or not step["output_dir"]):
+        _fail(source, f"{where} 'output_dir' must be a non-empty string, got {step['output_dir']!r}")
 
 
 def load_spec(path):
@@ -165,6 +207,16 @@ def plan(spec, extra=(), cwd=None):
             chain = []
             for step in spec["steps"]:
                 label = f"{step['name']} {dataset} seed{seed}"
+                if "compare" in step:
+                    run = _compare_run(step, values, label, cwd)
+                    # it writes one file of its own, by default next to the new run's outputs
+                    key = (run.output_dir, COMPARE_OUTPUT)
+                    if key in seen:
+                        raise ValueError(f"{label} and {seen[key]} both write {COMPARE_OUTPUT} in '{key[0]}'")
+                    seen[key] = label
+                    chain.append(run)
+                    values[step["name"]] = run.output_dir
+                    continue
                 out = _fill(step["output_dir"], values, label)
                 if out in seen:
                     raise ValueError(f"{label} and {seen[out]} share the output dir '{out}'")
@@ -186,6 +238,15 @@ def plan(spec, extra=(), cwd=None):
     return chains
 
 
+def _compare_run(step, values, label, cwd):
+    """The compare step: ``tools/confusion/compare_runs.py`` on two runs of the chain."""
+    baseline = _fill(step["compare"]["baseline"], values, label)
+    new = _fill(step["compare"]["new"], values, label)
+    out = _fill(step.get("output_dir", new), values, label)
+    argv = [sys.executable, COMPARE_SCRIPT, "--baseline", baseline, "--new", new, "--out-dir", out]
+    return Run(label, out, tuple(argv), cwd, inputs=(baseline, new))
+
+
 def run_chain(chain, env=None, echo=print):
     """Run the unfinished steps of ``chain`` in order; return [(label, status)] with status one of
     skipped / ok / failed / blocked (an earlier step failed)."""
@@ -194,7 +255,7 @@ def run_chain(chain, env=None, echo=print):
         out = osp.join(run.cwd, run.output_dir)
         if failed:
             statuses.append((run.label, "blocked"))
-        elif is_finished(out):
+        elif run.finished():
             statuses.append((run.label, "skipped"))
         else:
             os.makedirs(out, exist_ok=True)
@@ -252,7 +313,7 @@ def run_slurm(chains, folder, params, wait=False, echo=print):
         import submitit
     except ImportError as e:
         raise RuntimeError("The slurm backend needs the 'submitit' package: pip install submitit") from e
-    todo = [c for c in chains if not all(is_finished(osp.join(r.cwd, r.output_dir)) for r in c)]
+    todo = [c for c in chains if not all(r.finished() for r in c)]
     statuses = [(r.label, "skipped") for c in chains if c not in todo for r in c]
     if not todo:
         return statuses
@@ -316,7 +377,7 @@ def main(argv=None, echo=print):
     chains = plan(spec, extra)
     if args.dry_run:
         for run in (r for chain in chains for r in chain):
-            done = is_finished(osp.join(run.cwd, run.output_dir))
+            done = run.finished()
             echo(f"# finished, skip: {run.output_dir}" if done else shlex.join(run.argv))
         return 0
     if args.backend == "slurm":

@@ -1,6 +1,7 @@
 """The sweep runner, driven with a fake train.py that writes results.json (no training)."""
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -31,6 +32,12 @@ if out == os.environ.get("FAKE_INTERRUPT") and not resumed:
     sys.exit(3)
 with open(os.path.join(out, "results.json"), "w") as f:
     json.dump({"split": "test", "accuracy": 50.0, "resumed": resumed, "saw_peer": saw_peer}, f)
+# stage 2 gets samples 0 and 1 right that stage 1 got wrong, and keeps 2 and 3 wrong
+wrong = [(2, 0, 1), (3, 1, 0)] if "Stack" in argv[argv.index("--trainer") + 1] else [
+    (0, 0, 1), (1, 0, 1), (2, 0, 1), (3, 1, 2)]
+with open(os.path.join(out, "wrong_predictions.json"), "w") as f:
+    json.dump({"split": "test", "classnames": ["a", "b", "c"], "num_samples": 10,
+               "wrong": [{"index": i, "impath": None, "true": t, "pred": p} for i, t, p in wrong]}, f)
 """
 
 
@@ -74,6 +81,9 @@ def two_stage_spec(world, datasets=("alpha", "beta"), seeds=(1, 2)):
     path = world / "sweep.json"
     path.write_text(json.dumps(spec))
     return str(path)
+
+
+BOTH_STAGES = {"baseline": "{stage1}", "new": "{stage2}"}
 
 
 def write_results(directory, split):
@@ -186,6 +196,12 @@ def test_command_line_sweep_places_flags_before_opts(world):
         (lambda s: s["steps"][1].update(args=["{stage3}"]), "stage3"),
         (lambda s: s["steps"][1].update(name="stage1"), "name 'stage1'"),
         (lambda s: s["steps"][0].pop("trainer"), "steps[0] needs a non-empty string 'trainer'"),
+        (lambda s: s["steps"].append({"name": "cmp", "compare": {"baseline": "{stage1}"}}),
+         "steps[2] 'compare' must map 'baseline' and 'new'"),
+        (lambda s: s["steps"].append({"name": "cmp", "trainer": "CoOp", "compare": dict(BOTH_STAGES)}),
+         "steps[2] is a compare step; unknown keys ['trainer']"),
+        (lambda s: s["steps"].extend([{"name": f"cmp{i}", "compare": dict(BOTH_STAGES)} for i in (1, 2)]),
+         "both write confusion_compare.json"),
     ],
 )
 def test_bad_specs_name_the_problem(world, change, message):
@@ -195,6 +211,32 @@ def test_bad_specs_name_the_problem(world, change, message):
     with pytest.raises(ValueError) as info:
         sweep.plan(sweep.validate_spec(spec, "'sweep.json'"))
     assert message in str(info.value)
+
+
+def test_compare_step_follows_its_runs_and_reruns_when_one_is_retrained(world):
+    with open(two_stage_spec(world, datasets=("alpha",), seeds=(1,))) as f:
+        spec = json.load(f)
+    spec["steps"].append({"name": "resolved", "compare": {"baseline": "{stage1}", "new": "{stage2}"}})
+    chains = sweep.plan(sweep.validate_spec(spec))
+    compare = chains[0][2]
+    assert compare.output_dir == "out/s2/alpha/seed1"
+    assert compare.inputs == ("out/s1/alpha/seed1", "out/s2/alpha/seed1")
+    assert list(compare.argv[-6:]) == ["--baseline", "out/s1/alpha/seed1", "--new", "out/s2/alpha/seed1",
+                                       "--out-dir", "out/s2/alpha/seed1"]
+
+    def statuses():
+        return [status for _, status in sweep.run_local(chains, echo=lambda _: None)]
+
+    assert statuses() == ["ok", "ok", "ok"]
+    written = world / "out" / "s2" / "alpha" / "seed1" / "confusion_compare.json"
+    result = json.loads(written.read_text())
+    assert result["resolved"] == 2 and result["resolved_rate"] == pytest.approx(50.0)
+    assert statuses() == ["skipped", "skipped", "skipped"]
+    # stage 1 trained again: its predictions are newer than the comparison, which runs again
+    os.utime(written, (1_000_000, 1_000_000))
+    (world / "out" / "s1" / "alpha" / "seed1" / "results.json").unlink()
+    assert statuses() == ["ok", "skipped", "ok"]
+    assert written.stat().st_mtime > 1_000_000
 
 
 def test_slurm_backend_submits_unfinished_chains(world, tmp_path):
@@ -257,6 +299,10 @@ def test_shipped_sweep_specs_plan_runs_that_exist(spec_path):
         assert len(chain) == len(spec["steps"])
         for run in chain:
             argv = list(run.argv)
+            assert "{" not in " ".join(argv), f"{run.label}: unfilled placeholder in {argv}"
+            if run.inputs:  # a compare step reads two earlier runs of the same chain
+                assert set(run.inputs) <= {r.output_dir for r in chain if not r.inputs}, run.label
+                continue
             assert argv[argv.index("--trainer") + 1] in registered, run.label
             assert (REPO / argv[argv.index("--config-file") + 1]).is_file(), run.label
             assert "{" not in " ".join(argv), f"{run.label}: unfilled placeholder in {argv}"
