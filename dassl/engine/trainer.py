@@ -61,6 +61,7 @@ class SimpleTrainer(TrainerBase):
         self.output_dir = cfg.OUTPUT_DIR
         self.cfg = cfg
         self.eval_history = []
+        self._split_classes = {}  # evaluated dataset -> (label -> class name, half) of its items
         self.build_data_loader()
         self.build_model()
         self.evaluator = build_evaluator(cfg, lab2cname=self.lab2cname)
@@ -189,12 +190,10 @@ class SimpleTrainer(TrainerBase):
         """Name the classes after the evaluated split's own items (its labels may be relabelled from 0)."""
         items = getattr(data_loader.dataset, "data_source", None)
         # A split's items do not change between evaluations: read them once per loader dataset.
-        cache = self.__dict__.setdefault("_split_classes_cache", {})
-        key = id(data_loader.dataset)
-        if key not in cache or cache[key][0] is not data_loader.dataset:
-            found = split_classes(items, getattr(getattr(self, "dm", None), "dataset", None))
-            cache[key] = (data_loader.dataset, found)
-        names, half = cache[key][1]
+        if data_loader.dataset not in self._split_classes:
+            dataset = getattr(getattr(self, "dm", None), "dataset", None)
+            self._split_classes[data_loader.dataset] = split_classes(items, dataset)
+        names, half = self._split_classes[data_loader.dataset]
         self._eval_classes = half
         if names is not None:
             self._eval_lab2cname = names
