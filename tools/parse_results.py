@@ -53,8 +53,6 @@ TABLE_ORDER = ("imagenet", "caltech101", "oxford_pets", "stanford_cars", "oxford
 ACCURACY_RE = re.compile(r"accuracy: ([\d.]+(?:[eE][+-]?\d+)?)%")
 ELAPSED_RE = re.compile(r"^Elapsed: (?:(\d+) days?, )?(\d+):(\d\d):(\d\d)\s*$", re.M)
 SEED_RE = re.compile(r"^seed_?(\d+)$")
-# Runs that end without an accuracy on purpose (DAPT's prototype pass): skipped without a note.
-NO_ACCURACY_BY_DESIGN_RE = re.compile(r"PROTOTYPE_GEN is set: prototypes written, no training")
 SHOTS_RE = re.compile(r"^(?:shots_?(\d+)|(\d+)shots)$")
 SPLIT_DIRS = {"train_base": "base", "test_base": "base", "test_new": "new", "train_all": "all",
               "test_all": "all"}
@@ -193,12 +191,13 @@ def collect_runs(
     for folder in find_run_dirs(root):
         rel = osp.relpath(folder, root)
         acc, meta = accuracy_from_results(folder)
+        if meta.get("evaluated") is False:  # finished without an evaluation by design (DAPT prototypes)
+            continue
         source = "results.json"
         if acc is None:
             acc, source = accuracy_from_log(folder), "log"
         if acc is None:
-            if _last_match_in_logs(folder, NO_ACCURACY_BY_DESIGN_RE) is None:
-                notes.append(f"{rel}: no accuracy found (unfinished run?)")
+            notes.append(f"{rel}: no accuracy found (unfinished run?)")
             continue
         info = infer_from_path(rel, known)
         trainer = meta.get("trainer") or info.get("trainer")

@@ -77,14 +77,16 @@ class Run:
 
 
 def is_finished(output_dir):
-    """True when ``output_dir`` holds a final evaluation: a results.json of the test split, or a log
-    with the result block after ``Finish training``. A run that last failed (exceptions.txt) is not."""
+    """True when ``output_dir`` holds a final evaluation: a results.json of the test split (or of a run
+    that finishes without evaluating by design), or a log with the result block after ``Finish training``.
+    A run that last failed (exceptions.txt) is not."""
     if osp.exists(osp.join(output_dir, "exceptions.txt")):
         return False
     try:
         with open(osp.join(output_dir, "results.json")) as f:
-            if json.load(f).get("split") == "test":
-                return True
+            results = json.load(f)
+        if results.get("split") == "test" or results.get("evaluated") is False:
+            return True
     except (OSError, ValueError, AttributeError):
         pass
     for log in glob.glob(osp.join(glob.escape(output_dir), "log.txt*")):

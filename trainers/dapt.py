@@ -28,9 +28,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from dassl.config import add_cfg_node, cfg_hook
+from dassl.config.engine_keys import cfg_get
 from dassl.data.data_manager import DatasetWrapper
 from dassl.data.transforms import build_transform
 from dassl.engine import TRAINER_REGISTRY
+from dassl.engine.reporting import run_metadata, write_unevaluated_run
 from datasets.splits import fewshot_cache_path, load_pickled_items, write_pickle_atomic
 from trainers.ucp.network import (
     LearnableParamsNetwork,
@@ -152,7 +154,7 @@ class DAPT(LearnableParamsTrainer):
     def build_model(self):
         super().build_model()
         if self.cfg.TRAINER.DAPT.PROTOTYPE_GEN:
-            self.generate_prototypes()
+            self.prototype_file = self.generate_prototypes()
 
     # --------------------------------------------------------------- prototypes
     def generate_prototypes(self) -> str:
@@ -196,6 +198,9 @@ class DAPT(LearnableParamsTrainer):
     def train(self):
         if self.cfg.TRAINER.DAPT.PROTOTYPE_GEN:
             print("TRAINER.DAPT.PROTOTYPE_GEN is set: prototypes written, no training")
+            if cfg_get(self.cfg.TEST, "WRITE_RESULTS", True):
+                meta = run_metadata(self.cfg, self.cfg.TRAINER.NAME or type(self).__name__, None)
+                write_unevaluated_run(self.output_dir, meta, {"prototypes": self.prototype_file})
             return
         super().train()
 

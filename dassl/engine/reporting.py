@@ -20,13 +20,18 @@ evaluations of the same run. ``wrong_predictions.json``::
 
 ``index`` is the position in the evaluated split; ``true``/``pred`` index
 ``classnames``. Percentages are in percent, unrounded.
+
+A run that ends without evaluating by design (DAPT's prototype pass) writes
+``{"schema": 1, "split": null, "evaluated": false, <run fields>, "outputs": {...}}``:
+it finished, and has no accuracy to report.
 """
 
 import os.path as osp
 
 from dassl.utils import write_json_atomic
 
-__all__ = ["RESULTS_FILE", "WRONG_FILE", "run_metadata", "split_classes", "write_eval_outputs"]
+__all__ = ["RESULTS_FILE", "WRONG_FILE", "run_metadata", "split_classes", "write_eval_outputs",
+           "write_unevaluated_run"]
 
 RESULTS_FILE = "results.json"
 WRONG_FILE = "wrong_predictions.json"
@@ -90,4 +95,11 @@ def write_eval_outputs(output_dir, split, summary, meta, history, classnames=Non
             "wrong": wrong,
         }
         write_json_atomic(payload, osp.join(output_dir, WRONG_FILE))
+    return results
+
+
+def write_unevaluated_run(output_dir, meta, outputs):
+    """results.json of a run that finishes without an evaluation, naming the files it produced."""
+    results = {"schema": 1, "split": None, "evaluated": False, **meta, "outputs": dict(outputs)}
+    write_json_atomic(results, osp.join(output_dir, RESULTS_FILE))
     return results

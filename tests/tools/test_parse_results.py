@@ -53,9 +53,10 @@ def tree(tmp_path):
     # DAPT's prototype pass has no accuracy by design: neither counted nor reported
     prototype = capt / "prototype/DAPT/dtd/shots16/vit_b16/seed1"
     prototype.mkdir(parents=True)
-    (prototype / "log.txt").write_text(
-        "Saved prototypes (47, 512) to x.pkl\n"
-        "TRAINER.DAPT.PROTOTYPE_GEN is set: prototypes written, no training\n")
+    (prototype / "log.txt").write_text("Saved prototypes (47, 512) to x.pkl\n")
+    (prototype / "results.json").write_text(json.dumps(
+        {"schema": 1, "split": None, "evaluated": False, "trainer": "DAPT", "dataset": "DescribableTextures",
+         "seed": 1, "outputs": {"prototypes": "x.pkl"}}))
     return root
 
 

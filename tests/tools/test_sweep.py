@@ -100,6 +100,10 @@ def test_is_finished_reads_results_json_logs_and_failures(tmp_path):
     assert sweep.is_finished(str(run))
     (run / "exceptions.txt").write_text("Traceback ...")
     assert not sweep.is_finished(str(run))
+    unevaluated = tmp_path / "prototypes"  # a run that finishes without an evaluation by design
+    unevaluated.mkdir()
+    (unevaluated / "results.json").write_text(json.dumps({"split": None, "evaluated": False}))
+    assert sweep.is_finished(str(unevaluated))
 
     logged = tmp_path / "logged"
     logged.mkdir()

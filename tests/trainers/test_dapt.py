@@ -7,6 +7,7 @@ import torch
 from vl_toy import results, run, toy_argv
 
 from tools.parse_results import collect_runs
+from tools.sweep import is_finished
 from trainers.dapt import text_dispersion
 
 FAST = ["DATASET.NUM_SHOTS", "2", "OPTIM.MAX_EPOCH", "1", "TRAIN.COLLECT_ENV_INFO", "False",
@@ -31,7 +32,10 @@ def test_dapt_prototypes_then_base_training_then_new_eval(toy_world, tmp_path):
     assert torch.allclose(proto.float().norm(dim=-1), torch.ones(10), atol=0.2)  # means of unit vectors
     assert not (tmp_path / "proto" / "learnable_params").exists()  # the generation run does not train
     assert gen.model.prompt_learner.vis_ctx.shape == (1, 4, 64)
-    # parse_results recognises the run as accuracy-free by design, not as unfinished
+    # the run records that it finished without an evaluation, so sweeps skip it and tables leave it out
+    record = results(tmp_path / "proto")
+    assert record["evaluated"] is False and record["outputs"] == {"prototypes": str(path)}
+    assert is_finished(str(tmp_path / "proto"))
     runs, notes = collect_runs(str(tmp_path / "proto"))
     assert runs == [] and notes == []
 
