@@ -49,7 +49,7 @@ def test_dapt_prototypes_then_base_training_then_new_eval(toy_world, tmp_path):
     assert state["prompt_learner.txt_ctx"].shape == (4, 64)
     assert results(out)["total"] == 5 * 6
     # visual prompts change the image features: the prompted tower differs from the plain one
-    image = torch.randn(2, 3, 32, 32)
+    image = torch.randn(2, 3, 32, 32, device=trainer.device)
     net = trainer.model.eval()
     with torch.no_grad():
         assert not torch.allclose(net.image_features(image), net.clip.encode_image(image))
@@ -60,7 +60,7 @@ def test_dapt_prototypes_then_base_training_then_new_eval(toy_world, tmp_path):
                           "DATASET.SUBSAMPLE_CLASSES", "new",
                           flags=["--model-dir", str(out), "--load-epoch", "-1", "--eval-only"]))
     path.with_suffix(".moved").rename(path)
-    assert torch.equal(tester.model.prompt_learner.vis_ctx, state["prompt_learner.vis_ctx"])
+    assert torch.equal(tester.model.prompt_learner.vis_ctx.cpu(), state["prompt_learner.vis_ctx"])
     assert results(new_out)["total"] == 5 * 6
 
 

@@ -95,7 +95,7 @@ def test_kgcoop_dept_trains_with_head_and_evaluates_new_without_it(toy_world, tm
     assert state["classifier.weight"].shape == (5, 64) and "film_img.scale" in state
     assert results(out)["total"] == 5 * 6
     # base inference fuses the head: it differs from the plain image-text logits
-    image = torch.randn(3, 3, 32, 32)
+    image = torch.randn(3, 3, 32, 32, device=trainer.device)
     net.eval()
     with torch.no_grad():
         fused = net(image)
@@ -107,7 +107,7 @@ def test_kgcoop_dept_trains_with_head_and_evaluates_new_without_it(toy_world, tm
                           "DATASET.SUBSAMPLE_CLASSES", "new",
                           flags=["--model-dir", str(out), "--load-epoch", "-1", "--eval-only"]))
     assert tester.model.head is None and "classifier" not in tester.model.learnable_params
-    assert torch.equal(tester.model.learnable_params["film_img"].scale, state["film_img.scale"])
+    assert torch.equal(tester.model.learnable_params["film_img"].scale.cpu(), state["film_img.scale"])
     with torch.no_grad():
         tester.model.eval()
         out_new = tester.model(image)

@@ -263,9 +263,9 @@ def test_promptkd_base2novel_distillation(toy_world, toy_teacher_run, tmp_path, 
     trainer.set_model_mode("eval")
     with torch.no_grad():
         trainer._eval_split = "test"
-        expected_new = trainer.model_inference(images)
+        expected_new = trainer.model_inference(images.to(trainer.device)).cpu()
         trainer._eval_split = "val"
-        expected_base = trainer.model_inference(images)
+        expected_base = trainer.model_inference(images.to(trainer.device)).cpu()
     assert torch.allclose(rebuilt.logits(images, "new"), expected_new, atol=1e-4)
     assert torch.allclose(rebuilt.logits(images, "base"), expected_base, atol=1e-4)
     assert rebuilt.logits(images).shape == (4, 10)

@@ -93,5 +93,6 @@ def test_promptsrc_base_to_new_with_gpa(toy_world, tmp_path):
             flags=["--model-dir", str(out), "--load-epoch", "2", "--eval-only"],
         )
     )
-    assert torch.equal(tester.model.vision_prompts.shallow, last["state_dict"]["vision_prompts.shallow"])
+    shallow = tester.model.vision_prompts.shallow.cpu()
+    assert torch.equal(shallow, last["state_dict"]["vision_prompts.shallow"])
     assert results(new_out)["total"] == 5 * 6

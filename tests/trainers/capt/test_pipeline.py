@@ -151,7 +151,7 @@ def test_new_classes_by_eval_only_and_by_rerun(runs):
 
 def test_weight_for_new_zero_gives_stage1_logits(runs):
     trainer = runs["trainer"]
-    images = torch.randn(3, 3, 32, 32)
+    images = torch.randn(3, 3, 32, 32, device=trainer.device)
     trainer._eval_split = "test"
     out = trainer.model_inference(images)
     expected = trainer.model.stage1(images, "new")[0]
@@ -177,7 +177,7 @@ def test_released_mode_replica_trains(runs):
     assert json.loads((out / "results.json").read_text())["split"] == "val"
     state = torch.load(out / "CAPT" / "model.pth.tar-1", weights_only=False)["state_dict"]
     assert "ctx" in state and any(k.startswith("VPT_image_trans.") for k in state)
-    images = torch.randn(2, 3, 32, 32)
+    images = torch.randn(2, 3, 32, 32, device=trainer.device)
     trainer._eval_split = "test"
     model = trainer.released.model
     expected = model.scale * model.stage1(images) @ model.new_text.t()
