@@ -178,7 +178,7 @@ class KgCoOpDePT(KgCoOp):
         weight = net.cls_weight
         losses = {
             "loss_itm": (1 - weight) * self.classification_loss(logits, label),
-            "loss_head": weight * F.cross_entropy(head_logits, head_labels),
+            "loss_head": weight * F.cross_entropy(head_logits.float(), head_labels),
             "loss_kg": self.cfg.TRAINER.KGCOOP.W * knowledge_gap(text_feats, net.anchors),
         }
         return losses, {}

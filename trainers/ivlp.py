@@ -68,4 +68,4 @@ class IVLP(ClipTrainer):
         return build_vl_prompt_model(self, self.cfg.TRAINER.IVLP)
 
     def compute_loss(self, image, label):
-        return {"loss": F.cross_entropy(self.model(image), label)}, {}
+        return {"loss": F.cross_entropy(self.model(image).float(), label)}, {}

@@ -12,9 +12,9 @@ def confusion_infonce(image_feats: torch.Tensor, text_feats: torch.Tensor, label
     """Symmetric InfoNCE where row i (an anchor or a representative) is paired with the text feature of
     its own class; other rows of the same class are masked out of the negatives (they are not negatives).
 
-    image_feats, text_feats: [N, D] normalised; labels: [N].
+    image_feats, text_feats: [N, D] normalised; labels: [N]. Computed in fp32 whatever their dtype.
     """
-    logits = scale * image_feats @ text_feats.t()
+    logits = scale * image_feats.float() @ text_feats.float().t()
     same = labels[:, None] == labels[None, :]
     eye = torch.eye(labels.shape[0], dtype=torch.bool, device=labels.device)
     logits = logits.masked_fill(same & ~eye, float("-inf"))
@@ -23,8 +23,9 @@ def confusion_infonce(image_feats: torch.Tensor, text_feats: torch.Tensor, label
 
 
 def load_balance(router_probs: torch.Tensor) -> torch.Tensor:
-    """sum_e m_e log m_e over the batch-mean router probabilities (minimal when experts share the load)."""
-    mean = router_probs.mean(dim=0)
+    """sum_e m_e log m_e over the batch-mean router probabilities (minimal when experts share the load);
+    fp32 whatever the probabilities' dtype."""
+    mean = router_probs.float().mean(dim=0)
     return (mean * mean.clamp_min(1e-12).log()).sum()
 
 

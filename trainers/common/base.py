@@ -26,6 +26,11 @@ from dassl.engine import ClipLoadModelMixin, TrainerX
 from dassl.metrics import compute_accuracy
 from dassl.optim import build_lr_scheduler, build_optimizer
 
+# ``PREC`` values: fp16 = half CLIP weights on CUDA (fp32 on CPU), no autocast, as upstream; amp = fp32
+# weights, fp16 autocast and loss scaling on CUDA (fp32 on CPU); bf16 = fp32 weights, bf16 autocast on
+# CUDA or CPU, no loss scaling; fp32 = full precision. Losses always reduce in fp32.
+PRECISIONS = ("fp16", "fp32", "amp", "bf16")
+
 
 def freeze_all_but(module: nn.Module, trainable: list[nn.Parameter]) -> list[nn.Parameter]:
     """Set ``requires_grad`` so that exactly ``trainable`` (by identity) is optimised."""
@@ -74,14 +79,18 @@ class ClipTrainer(ClipLoadModelMixin, TrainerX):
     def _read_precision(self, cfg) -> str:
         node = cfg.TRAINER.get(self.prec_key) if self.prec_key else None
         prec = node.get("PREC", "fp32") if node is not None else cfg.TRAINER.get("PREC", "fp32")
-        if prec not in ("fp16", "fp32", "amp"):
-            where = f"TRAINER.{self.prec_key}.PREC" if self.prec_key else "TRAINER.PREC"
-            raise ValueError(f"{where} must be fp16, fp32 or amp, got {prec!r}")
+        if prec not in PRECISIONS:
+            raise ValueError(f"{self.precision_key} must be one of {', '.join(PRECISIONS)}, got {prec!r}")
         return prec
 
     @property
+    def precision_key(self) -> str:
+        """The config key that holds this trainer's ``PREC`` (for messages)."""
+        return f"TRAINER.{self.prec_key}.PREC" if self.prec_key else "TRAINER.PREC"
+
+    @property
     def precision(self) -> str:
-        """``fp16`` / ``fp32`` / ``amp`` from the trainer's config node (default fp32)."""
+        """One of :data:`PRECISIONS`, from the trainer's config node (default fp32)."""
         return self._read_precision(self.cfg)
 
     @property
@@ -101,7 +110,7 @@ class ClipTrainer(ClipLoadModelMixin, TrainerX):
         self.optim = build_optimizer(params, cfg.OPTIM, param_groups=self.param_groups(params))
         self.sched = build_lr_scheduler(self.optim, cfg.OPTIM)
         self.register_model(self.model_name, self.registered_module(), self.optim, self.sched)
-        self.scaler = torch.amp.GradScaler("cuda") if self.precision == "amp" else None
+        self.scaler = torch.amp.GradScaler("cuda") if self.autocast_dtype() == torch.float16 else None
 
     def registered_module(self) -> nn.Module:
         """The module whose state dict is checkpointed (the whole network by default)."""
@@ -123,10 +132,28 @@ class ClipTrainer(ClipLoadModelMixin, TrainerX):
         return None
 
     # ------------------------------------------------------------- training
+    def autocast_dtype(self) -> torch.dtype | None:
+        """The autocast dtype of this run: fp16 for ``amp`` on CUDA, bf16 for ``bf16``, else ``None``.
+
+        ``amp`` on the CPU computes in fp32 (CPU autocast supports only bf16). ``bf16`` on a GPU
+        without bf16 support is an error rather than a silent fallback.
+        """
+        prec, device = self.precision, self.device.type
+        if prec == "amp" and device == "cuda":
+            return torch.float16
+        if prec == "bf16":
+            if device == "cuda" and not torch.cuda.is_bf16_supported():
+                raise RuntimeError(f"{self.precision_key} bf16: this GPU ({torch.cuda.get_device_name()}) "
+                                   "does not support bfloat16; use amp or fp32")
+            return torch.bfloat16
+        return None
+
     def autocast(self):
-        if self.precision == "amp" and self.device.type == "cuda":
-            return torch.autocast("cuda", dtype=torch.float16)
-        return contextlib.nullcontext()
+        """Autocast context of this run (see :meth:`autocast_dtype`); a no-op for fp32 and fp16."""
+        dtype = self.autocast_dtype()
+        if dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=dtype)
 
     def parse_batch_train(self, batch):
         return batch["img"].to(self.device), batch["label"].to(self.device)

@@ -147,4 +147,4 @@ class LearnableParamsTrainer(ClipTrainer):
                 print(f"  - learnable_params.{name}")
 
     def classification_loss(self, logits: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
-        return nn.functional.cross_entropy(logits, label)
+        return nn.functional.cross_entropy(logits.float(), label)

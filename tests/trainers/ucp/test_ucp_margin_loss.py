@@ -70,3 +70,25 @@ def test_class_similarity_is_cosine_and_rejects_bad_shapes():
         MarginLoss(3, smoothing=1.5)
     with pytest.raises(ValueError, match="3 classes"):
         MarginLoss(3, smoothing=0.1)(torch.zeros(1, 4), torch.tensor([0]))
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_low_precision_logits_keep_the_class_similarity_margin(dtype):
+    # Logits of 16-32 as CLIP gives them (scale 100) over 50 classes with the published smoothing: the
+    # non-target margins (~0.005) are below half an fp16 ulp there, so they must be applied in fp32.
+    gen = torch.Generator().manual_seed(0)
+    num_classes, smoothing = 50, 0.0031
+    logits = (16 + 16 * torch.rand(8, num_classes, generator=gen)).to(dtype)
+    labels = torch.randint(0, num_classes, (8,), generator=gen)
+    vectors = 2 + torch.randn(num_classes, 16, generator=gen)  # class names read alike: similarity ~0.8
+    similarity = class_similarity(vectors)
+    reference = logits.float() - 100 * margin_offsets(labels, num_classes, smoothing, similarity)
+    adjusted = margin_logits(logits, labels, smoothing, similarity)
+    assert adjusted.dtype == torch.float32
+    assert torch.allclose(adjusted, reference, atol=1e-5, rtol=0)
+    shift = adjusted - logits.float()
+    off_target = ~F.one_hot(labels, num_classes).bool()
+    assert (shift[off_target] != 0).all()  # no non-target margin rounded away
+    loss = MarginLoss(num_classes, similarity, smoothing)(logits, labels)
+    assert loss.dtype == torch.float32
+    assert loss.item() == pytest.approx(F.cross_entropy(reference, labels).item(), rel=1e-6)
