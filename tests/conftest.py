@@ -94,3 +94,19 @@ def _isolate_run(monkeypatch):
     stdout = sys.stdout
     yield
     sys.stdout = stdout
+
+
+@pytest.fixture
+def logged_trainable():
+    """Parse a run's log: the parameter names of its first "Parameters to be updated:" listing."""
+
+    def parse(log: str) -> list[str]:
+        start = log.index("Parameters to be updated:\n") + len("Parameters to be updated:\n")
+        names = []
+        for line in log[start:].splitlines():
+            if not line.startswith("  - "):
+                break
+            names.append(line[4:])
+        return names
+
+    return parse

@@ -104,7 +104,7 @@ def results(folder):
 
 
 @pytest.mark.slow
-def test_coop_trains_on_base_and_evaluates_on_new(toy_world, tmp_path):
+def test_coop_trains_on_base_and_evaluates_on_new(toy_world, tmp_path, logged_trainable):
     out = tmp_path / "train_base"
     trainer = run(argv(toy_world, out, "DATASET.SUBSAMPLE_CLASSES", "base"))
     base_names = trainer.dm.dataset.classnames
@@ -114,6 +114,7 @@ def test_coop_trains_on_base_and_evaluates_on_new(toy_world, tmp_path):
     assert state["state_dict"]["ctx"].shape == (4, trainer.model.prompt_learner.ctx_dim)  # "a photo of a"
     log = (out / "log.txt").read_text()
     assert 'Initial context: "a photo of a"' in log and "acc" in log and "Finish training" in log
+    assert logged_trainable(log) == ["prompt_learner.ctx"] and "Trainable parameters: " in log
     base = results(out)
     assert base["subsample_classes"] == "base" and base["trainer"] == "CoOp" and base["total"] == 5 * 6
 

@@ -188,7 +188,8 @@ def toy_teacher_run(toy_world, tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_promptkd_base2novel_distillation(toy_world, toy_teacher_run, tmp_path, monkeypatch, capsys):
+def test_promptkd_base2novel_distillation(toy_world, toy_teacher_run, tmp_path, monkeypatch, capsys,
+                                          logged_trainable):
     teacher_root = tmp_path / "teachers"
     (teacher_root / "FashionMNIST" / "VLPromptLearner").mkdir(parents=True)
     # As a PromptSRC run leaves it: only the last-epoch file; the loader falls back to it.
@@ -223,6 +224,7 @@ def test_promptkd_base2novel_distillation(toy_world, toy_teacher_run, tmp_path, 
         "vision_prompts.deep.0",
         *(f"VPT_image_trans.conv1.{i}.{p}" for i in (0, 1, 3) for p in ("weight", "bias")),
     }
+    assert logged_trainable(log) == sorted(trainable_names(trainer))  # the log lists them, sorted
     assert not trainer.teacher.training and trainer.teacher.text_features.shape == (10, 96)
     assert (
         log.count("Evaluate on the *val* set") == 2 and log.rstrip().count("Evaluate on the *test* set") == 1

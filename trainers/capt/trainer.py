@@ -28,7 +28,7 @@ from dassl.data.transforms import build_transform
 from dassl.engine import TRAINER_REGISTRY
 from dassl.optim import build_lr_scheduler, build_optimizer
 from dassl.utils import read_image
-from trainers.common.base import ClipTrainer, freeze_all_but
+from trainers.common.base import ClipTrainer, freeze_all_but, report_trainable
 
 from . import resources as res
 from .config import check_capt_cfg, parse_layers
@@ -134,7 +134,7 @@ class CAPT(ClipTrainer):
         """Freeze, build optimiser/scheduler, register, write the stage-2 metadata."""
         self.model = model
         params = freeze_all_but(model, list(model.trainable_params()))
-        print(f"Trainable parameters: {sum(p.numel() for p in params):,} in {len(params)} tensors")
+        report_trainable(model, params)
         self.optim = build_optimizer(params, self.cfg.OPTIM)
         self.sched = build_lr_scheduler(self.optim, self.cfg.OPTIM)
         self.register_model(self.model_name, registered, self.optim, self.sched)

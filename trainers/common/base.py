@@ -40,6 +40,16 @@ def freeze_all_but(module: nn.Module, trainable: list[nn.Parameter]) -> list[nn.
     return [p for p in module.parameters() if id(p) in keep]
 
 
+def report_trainable(module: nn.Module, params: list[nn.Parameter]) -> None:
+    """Print how many tensors train and their sorted names in ``module`` (upstream's "Parameters to be
+    updated"), so a log shows exactly which parts of a network a run optimises."""
+    keep = {id(p) for p in params}
+    print(f"Trainable parameters: {sum(p.numel() for p in params):,} in {len(params)} tensors")
+    print("Parameters to be updated:")
+    for name in sorted(n for n, p in module.named_parameters() if id(p) in keep):
+        print(f"  - {name}")
+
+
 def keep_frozen_clip_in_eval(module: nn.Module) -> None:
     """Put every CLIP inside ``module`` whose parameters are all frozen back into eval mode."""
     for sub in module.modules():
@@ -105,8 +115,7 @@ class ClipTrainer(ClipLoadModelMixin, TrainerX):
         cfg = self.cfg
         self.model = self.build_network().to(self.device)
         params = freeze_all_but(self.model, trainable_parameters(self.model))
-        n_train = sum(p.numel() for p in params)
-        print(f"Trainable parameters: {n_train:,} in {len(params)} tensors")
+        report_trainable(self.model, params)
         self.optim = build_optimizer(params, cfg.OPTIM, param_groups=self.param_groups(params))
         self.sched = build_lr_scheduler(self.optim, cfg.OPTIM)
         self.register_model(self.model_name, self.registered_module(), self.optim, self.sched)

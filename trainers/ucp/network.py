@@ -138,13 +138,5 @@ class LearnableParamsTrainer(ClipTrainer):
     def registered_module(self) -> nn.Module:
         return self.model.learnable_params
 
-    def build_model(self):
-        super().build_model()
-        print("Parameters to be updated:")
-        trainable = {id(p) for p in self.model.parameters() if p.requires_grad}
-        for name, param in sorted(self.model.learnable_params.named_parameters()):
-            if id(param) in trainable:
-                print(f"  - learnable_params.{name}")
-
     def classification_loss(self, logits: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
         return nn.functional.cross_entropy(logits.float(), label)

@@ -101,6 +101,13 @@ def test_stage1_builds_the_bank(runs):
     assert load_bank(str(runs["stage1"] / "confusion_bank.pt"))["N"].shape == (3, 3)
 
 
+def test_stage2_log_lists_only_adapter_and_mgde_tensors(runs, logged_trainable):
+    names = logged_trainable((runs["stage2"] / "log.txt").read_text())
+    assert any(n.startswith("adapters.") for n in names) and any(n.startswith("mgde.") for n in names)
+    assert all(n.startswith(("adapters.", "mgde.")) for n in names) and names == sorted(names)
+    assert len(names) == len(runs["trainer"].model.trainable_params())
+
+
 def test_stage2_results_checkpoint_and_compare(runs):
     stage2 = runs["stage2"]
     results = json.loads((stage2 / "results.json").read_text())
