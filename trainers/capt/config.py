@@ -2,8 +2,9 @@
 
 Every choice the paper leaves open is a key here, so it can be changed from the command line. ``SPLE.*``
 accepts every key of the published ``StackSPLE_PromptKD`` command and YAML; in the default ``paper`` mode only
-``BACK_CKPT_PATH``, ``BACK_CKPT_EPOCH``, ``PIC_LIB``, ``INFER_TOPK``, ``LOSS_KD_WEIGHT`` and
-``STACK.WEIGHT_FOR_NEW`` are read. ``STACK.MODE`` / ``STACK.WEIGHT`` matter only to ``CAPT.MODE released``.
+``BACK_CKPT_PATH``, ``BACK_CKPT_EPOCH``, ``INFER_TOPK``, ``LOSS_KD_WEIGHT`` and ``STACK.WEIGHT_FOR_NEW`` are
+read (its sample retrieval uses the Confusion Bank, never the image pool). ``PIC_LIB``, ``STACK.MODE`` and
+``STACK.WEIGHT`` matter only to ``CAPT.MODE released``.
 """
 
 from dassl.config import add_cfg_node, cfg_hook
@@ -17,10 +18,16 @@ SPLE_DEFAULTS = {
     # 0 -> model-best.pth.tar, -1 -> the last epoch file.
     "BACK_CKPT_PATH": "",
     "BACK_CKPT_EPOCH": 20,
-    "INFER_TOPK": 8,  # paper mode: cap on representatives per anchor in L_confuse; released: negatives
+    # paper mode: cap on representatives per anchor in L_confuse; released: the teacher's top-K window
+    # the hard-negative classes are drawn from (see trainers/capt/released.py)
+    "INFER_TOPK": 8,
     "INFER_NONREPEAT": True,
-    "PIC_LIB": "",  # optional image-pool JSON; derived from the dataset split when missing
-    "LOSS_KD_WEIGHT": 0.0,  # optional KD to the teacher's base logits (off by default)
+    # Image-pool JSON of CAPT.MODE released (one random train image per hard-negative class), derived
+    # from the dataset split when the file is missing; the paper mode does not read it.
+    "PIC_LIB": "",
+    # Optional KD to the teacher's base logits (off by default): PromptKD's term and normalisation, so the
+    # weight is on the scale of TRAINER.PROMPTKD.KD_WEIGHT; temperature TRAINER.PROMPTKD.TEMPERATURE.
+    "LOSS_KD_WEIGHT": 0.0,
     "KD_INFER": "",
     "SPLE_TRAINER": {"SPLE_INIT": True, "SPLE_BASE_TRAIN": True},
     "STACK": {"MODE": "converse", "WEIGHT": 0.2, "WEIGHT_FOR_NEW": 0.0, "LOOP_DEPTH": 0},

@@ -1,10 +1,19 @@
 """CAPT's loss terms: L_ori (cross-entropy), L_confuse (symmetric InfoNCE over the confusion-expanded
-batch), the router's load-balancing term and the optional KD to the teacher."""
+batch), the router's load-balancing term and the optional KD to the teacher.
+
+The KD term is PromptKD's own (:func:`trainers.common.losses.kd_loss`: temperature-scaled KL summed and
+divided by batch size times class count, times tau^2), so ``SPLE.LOSS_KD_WEIGHT`` is on the same scale as
+``TRAINER.PROMPTKD.KD_WEIGHT``; the trainer passes ``TRAINER.PROMPTKD.TEMPERATURE``.
+"""
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+
+from trainers.common.losses import kd_loss
+
+__all__ = ["confusion_infonce", "kd_loss", "load_balance"]
 
 
 def confusion_infonce(image_feats: torch.Tensor, text_feats: torch.Tensor, labels: torch.Tensor,
@@ -27,11 +36,3 @@ def load_balance(router_probs: torch.Tensor) -> torch.Tensor:
     fp32 whatever the probabilities' dtype."""
     mean = router_probs.float().mean(dim=0)
     return (mean * mean.clamp_min(1e-12).log()).sum()
-
-
-def kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float = 1.0):
-    """PromptKD's KL(teacher || student) with temperature, batch-mean."""
-    t = temperature
-    p_t = F.softmax(teacher_logits / t, dim=-1)
-    log_s = F.log_softmax(student_logits / t, dim=-1)
-    return (t * t) * F.kl_div(log_s, p_t, reduction="batchmean")

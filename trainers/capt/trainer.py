@@ -208,7 +208,7 @@ class CAPT(ClipTrainer):
             "loss_lb": float(cfg.CAPT.MGDE.LB_WEIGHT) * load_balance(out.router_probs),
         }
         if float(cfg.SPLE.LOSS_KD_WEIGHT) > 0:
-            kd = kd_loss(out.logits, self.teacher_logits(image))
+            kd = kd_loss(out.logits, self.teacher_logits(image), float(cfg.TRAINER.PROMPTKD.TEMPERATURE))
             losses["loss_kd"] = float(cfg.SPLE.LOSS_KD_WEIGHT) * kd
         return losses, {"acc": self.accuracy(out.logits, label)}
 

@@ -75,3 +75,15 @@ def test_kd_loss_vanishes_only_when_student_matches_teacher():
     teacher = torch.randn(6, 5)
     assert kd_loss(teacher.clone(), teacher).item() == pytest.approx(0.0, abs=1e-6)
     assert kd_loss(torch.randn(6, 5), teacher).item() > 0
+
+
+def test_kd_loss_uses_promptkd_normalisation():
+    """Sum of KL over the batch divided by B*C (PromptKD), not by B, times tau^2."""
+    from trainers.capt.losses import kd_loss
+
+    teacher = torch.tensor([[2.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    student = torch.zeros(2, 3)
+    tau = 2.0
+    p_t = torch.softmax(teacher / tau, dim=1)
+    kl = (p_t * (p_t.log() - torch.log_softmax(student / tau, dim=1))).sum()
+    assert kd_loss(student, teacher, tau).item() == pytest.approx((kl * tau * tau / 6).item(), rel=1e-6)
