@@ -177,15 +177,26 @@ def test_standalone_bank_tool(runs, tmp_path):
     assert bank["view_preds"].shape == (36, 1)
 
 
-def test_released_mode_replica_trains(runs):
+def test_released_mode_replica_trains(runs, logged_trainable):
     out = runs["tmp"] / "released"
     opts = [*runs["opts"], "CAPT.MODE", "released", "OPTIM.MAX_EPOCH", "1", "SPLE.INFER_TOPK", "2"]
     trainer = train(runs["toy"], argv(runs["root"], out, "CAPT", runs["config2"], opts))
     assert json.loads((out / "results.json").read_text())["split"] == "val"
     state = torch.load(out / "CAPT" / "model.pth.tar-1", weights_only=False)["state_dict"]
     assert "ctx" in state and any(k.startswith("VPT_image_trans.") for k in state)
+    assert "VPT_image_trans.conv1.1.running_mean" in state  # the projector's BatchNorm trained (train mode)
+    # WEIGHT_FOR_NEW 0: new classes use the stage-1 student exactly (its prompts and projector)
+    from trainers.promptkd import load_promptkd_run
+
+    meta = state["_extra_state"]
+    stage1 = load_promptkd_run(trainer.cfg, meta["stage1_dir"], epoch=meta["stage1_epoch"],
+                               device=trainer.device, classnames=list(trainer.dm.dataset.all_classnames))
     images = torch.randn(2, 3, 32, 32, device=trainer.device)
     trainer._eval_split = "test"
-    model = trainer.released.model
-    expected = model.scale * model.stage1(images) @ model.new_text.t()
-    assert torch.equal(trainer.model_inference(images), expected)
+    trainer.set_model_mode("eval")
+    assert torch.equal(trainer.model_inference(images), stage1.logits(images, "new"))
+    bn = trainer.released.model.student.VPT_image_trans.conv1[1]
+    assert not torch.equal(bn.running_mean, stage1.student.VPT_image_trans.conv1[1].running_mean)
+    names = logged_trainable((out / "log.txt").read_text())
+    assert "ctx" in names and "student.VPT_image_trans.conv1.1.weight" in names
+    assert not any(n.startswith(("stage1_", "teacher.", "student.image_encoder.")) for n in names)
