@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 from trainers.common.losses import kd_loss
 
-__all__ = ["confusion_infonce", "kd_loss", "load_balance"]
+__all__ = ["confusion_infonce", "kd_loss", "load_balance", "symmetric_cross_entropy"]
 
 
 def confusion_infonce(image_feats: torch.Tensor, text_feats: torch.Tensor, labels: torch.Tensor,
@@ -26,8 +26,13 @@ def confusion_infonce(image_feats: torch.Tensor, text_feats: torch.Tensor, label
     logits = scale * image_feats.float() @ text_feats.float().t()
     same = labels[:, None] == labels[None, :]
     eye = torch.eye(labels.shape[0], dtype=torch.bool, device=labels.device)
-    logits = logits.masked_fill(same & ~eye, float("-inf"))
-    target = torch.arange(labels.shape[0], device=labels.device)
+    return symmetric_cross_entropy(logits.masked_fill(same & ~eye, float("-inf")))
+
+
+def symmetric_cross_entropy(logits: torch.Tensor) -> torch.Tensor:
+    """Mean of the row-wise and column-wise cross-entropy of a square [N, N] logit matrix whose diagonal
+    holds the positive pairs."""
+    target = torch.arange(logits.shape[0], device=logits.device)
     return 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.t(), target))
 
 

@@ -34,12 +34,12 @@ import os
 import random
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from dassl.utils import read_image
 from trainers.common.base import EvalCacheMixin
 
+from .losses import symmetric_cross_entropy
 from .mgde import l2norm
 
 
@@ -71,9 +71,7 @@ def hard_negative_classes(ranking: list[list[int]], labels: list[int], topk: int
 def symmetric_contrastive(features: torch.Tensor, text: torch.Tensor, scale) -> torch.Tensor:
     """Row ``i`` of ``features`` [N, D] against row ``i`` of ``text`` [N, D] (its class's text feature),
     every other row a negative, averaged over the image->text and text->image directions."""
-    logits = scale * features @ text.t()
-    target = torch.arange(features.shape[0], device=features.device)
-    return 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.t(), target))
+    return symmetric_cross_entropy(scale * features @ text.t())
 
 
 @torch.no_grad()
