@@ -9,7 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from trainers.capt.losses import confusion_infonce, load_balance
+from trainers.capt.losses import confusion_infonce, load_balance, symmetric_cross_entropy
 from trainers.common.losses import kd_loss, scl_feature_loss, scl_logits_loss
 from trainers.kgcoop import knowledge_gap
 from trainers.prograd import soft_cross_entropy
@@ -57,5 +57,6 @@ def test_feature_losses_reduce_in_fp32(dtype):
     labels = torch.tensor([0, 1, 2, 0, 1, 2, 3, 3, 4, 5, 6, 7])
     text = _unit(8, 32, 6)[labels]
     _check(lambda i, t: confusion_infonce(i, t, labels, 100.0), feats, text, dtype=dtype)
+    _check(symmetric_cross_entropy, 100.0 * feats @ text.t(), dtype=dtype)
     router = torch.softmax(torch.randn(12, 3, generator=torch.Generator().manual_seed(7)), dim=-1)
     _check(load_balance, router, dtype=dtype)

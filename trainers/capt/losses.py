@@ -31,7 +31,8 @@ def confusion_infonce(image_feats: torch.Tensor, text_feats: torch.Tensor, label
 
 def symmetric_cross_entropy(logits: torch.Tensor) -> torch.Tensor:
     """Mean of the row-wise and column-wise cross-entropy of a square [N, N] logit matrix whose diagonal
-    holds the positive pairs."""
+    holds the positive pairs; reduced in fp32."""
+    logits = logits.float()
     target = torch.arange(logits.shape[0], device=logits.device)
     return 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.t(), target))
 

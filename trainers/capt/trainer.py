@@ -202,7 +202,7 @@ class CAPT(ClipTrainer):
         feats, labels = torch.cat(feats), torch.cat(labels)
         text = net.text_features[: net.num_base][labels]
         losses = {
-            "loss_ori": float(cfg.CAPT.LOSS.ORI_WEIGHT) * F.cross_entropy(out.logits, label),
+            "loss_ori": float(cfg.CAPT.LOSS.ORI_WEIGHT) * F.cross_entropy(out.logits.float(), label),
             "loss_confuse": float(cfg.CAPT.LOSS.CONF_WEIGHT) * confusion_infonce(feats, text, labels,
                                                                                   net.logit_scale),
             "loss_lb": float(cfg.CAPT.MGDE.LB_WEIGHT) * load_balance(out.router_probs),
