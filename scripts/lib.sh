@@ -86,7 +86,7 @@ train_unless_elapsed() {
 capt_repo_cfg() {
     case "$1" in
         UCPDAPT | DAPT) echo vit_b16_ep10_batch4 ;;
-        UCPCoOp | UCPKgCoOp | UCPProGrad | UCPKgCoOpDePT | KgCoOp | ProGrad | KgCoOpDePT) echo vit_b16_ep10_ctx_batch4 ;;
+        UCPCoOp | UCPKgCoOp | UCPProGrad | UCPKgCoOpDePT | CoOp | KgCoOp | ProGrad | KgCoOpDePT) echo vit_b16_ep10_ctx_batch4 ;;
         *) echo "Unknown CaPT-repository trainer '$1'" >&2; exit 1 ;;
     esac
 }

@@ -1,8 +1,8 @@
 #!/bin/bash
-# CaPT (TRAINER=UCPCoOp|UCPKgCoOp|UCPProGrad|UCPDAPT|UCPKgCoOpDePT) base-to-new (CaPT protocol): evaluate the last-epoch model of base2new_train.sh on the new classes.
+# CaPT (TRAINER=UCPCoOp|UCPKgCoOp|UCPProGrad|UCPDAPT|UCPKgCoOpDePT, or a baseline without it: CoOp|KgCoOp|ProGrad|DAPT|KgCoOpDePT) base-to-new (CaPT protocol): evaluate the last-epoch model of base2new_train.sh on the new classes.
 # Usage: [TRAINER=UCPKgCoOp] DATA=/path/to/datasets bash scripts/capt_ucp/base2new_test.sh <dataset> <seed> [trainer]
 # Environment: DATA (default DATA), OUTPUT (output root, default output), EXTRA_OPTS (more KEY VALUE
-# overrides), CFG (config stem; default vit_b16_ep10_batch4 for UCPDAPT,
+# overrides), CFG (config stem; default vit_b16_ep10_batch4 for DAPT and UCPDAPT,
 # vit_b16_ep10_ctx_batch4 otherwise).
 # Output: ${OUTPUT}/test_new/<trainer>/<dataset>/shots16/<cfg>/seed<seed>; a finished run is skipped.
 set -euo pipefail

@@ -1,8 +1,8 @@
 #!/bin/bash
-# CaPT (TRAINER=UCPCoOp|UCPKgCoOp|UCPProGrad|UCPDAPT|UCPKgCoOpDePT) base-to-new (CaPT protocol), training on the base classes with 16 shots.
+# CaPT (TRAINER=UCPCoOp|UCPKgCoOp|UCPProGrad|UCPDAPT|UCPKgCoOpDePT, or a baseline without it: CoOp|KgCoOp|ProGrad|DAPT|KgCoOpDePT) base-to-new (CaPT protocol), training on the base classes with 16 shots.
 # Usage: [TRAINER=UCPKgCoOp] DATA=/path/to/datasets bash scripts/capt_ucp/base2new_train.sh <dataset> <seed> [trainer]
 # Environment: DATA (default DATA), OUTPUT (output root, default output), EXTRA_OPTS (more KEY VALUE
-# overrides), CFG (config stem; default vit_b16_ep10_batch4 for UCPDAPT,
+# overrides), CFG (config stem; default vit_b16_ep10_batch4 for DAPT and UCPDAPT,
 # vit_b16_ep10_ctx_batch4 otherwise).
 # Output: ${OUTPUT}/train_base/<trainer>/<dataset>/shots16/<cfg>/seed<seed>; a finished run is skipped.
 set -euo pipefail
