@@ -24,7 +24,8 @@ resumes from its last checkpoint. A failed step stops the rest of its chain only
         compare: {baseline: "{stage1}", new: "{stage2}"}    # tools.confusion.compare_runs, whose
                                                             # confusion_compare.json goes to the new run
 
-Placeholders ({dataset}, {seed}, {root}, earlier step names) work in output_dir, args, opts and compare.
+Placeholders ({dataset}, {dataset_name} = the config's DATASET.NAME, {seed}, {root}, earlier step names) work
+in output_dir, args, opts and compare.
 A compare step is done when its file is newer than the predictions of both runs.
 See docs/sweeps.md for the command line.
 """
@@ -53,7 +54,7 @@ COMPARE_INPUT = "wrong_predictions.json"
 COMPARE_OUTPUT = "confusion_compare.json"
 # Run by path (it finds this repository's packages itself), so the sweep may run from any directory.
 COMPARE_SCRIPT = osp.join(osp.dirname(osp.abspath(__file__)), "confusion", "compare_runs.py")
-RESERVED = {"dataset", "seed", "root"}
+RESERVED = {"dataset", "dataset_name", "seed", "root"}
 CONSOLE_FILE = "sweep_console.txt"
 _CONFIG_KEY = re.compile(r"^[A-Z][A-Z0-9_]*(\.[A-Z0-9_]+)+$")
 _RESULT_AFTER_FINISH = re.compile(r"Finish training.*?\* accuracy: [0-9.]+%", re.S)
@@ -182,6 +183,16 @@ def dataset_config(entry, cwd):
     return osp.splitext(osp.basename(path))[0], path
 
 
+def registered_dataset_name(config_path):
+    """``DATASET.NAME`` of a dataset config (``DescribableTextures`` for dtd.yaml), or None without one;
+    published scripts build per-dataset file names from it (CAPT's ``SPLE_<NAME>.json`` pools)."""
+    with open(config_path) as f:
+        data = yaml.safe_load(f)
+    node = data.get("DATASET") if isinstance(data, dict) else None
+    name = node.get("NAME") if isinstance(node, dict) else None
+    return str(name) if name else None
+
+
 def _fill(text, values, label):
     try:
         return str(text).format_map(values)
@@ -204,8 +215,11 @@ def plan(spec, extra=(), cwd=None):
     chains, seen = [], {}
     for entry in spec["datasets"]:
         dataset, dataset_cfg = dataset_config(entry, cwd)
+        name = registered_dataset_name(osp.join(cwd, dataset_cfg))
         for seed in spec["seeds"]:
             values = {"dataset": dataset, "seed": seed, "root": spec["root"]}
+            if name:
+                values["dataset_name"] = name
             chain = []
             for step in spec["steps"]:
                 label = f"{step['name']} {dataset} seed{seed}"
