@@ -25,8 +25,12 @@ base_acc, new_acc, H`` with an ``average`` row); with several methods one file p
 (``out-<method>.csv``). ``--resolved`` adds the mean ``resolved_rate`` of ``confusion_compare.json`` files.
 ``--times`` adds the training wall time: the mean over seeds of the ``Elapsed:`` line a training run logs
 when it finishes (evaluation-only runs log none; a resumed run counts only its last part).
+``--published capt|capt_ucp|promptkd`` (or ``--published-file table.json``, same format) adds, per column of
+that paper's table, our Base / New / H beside the paper's with the difference ours - paper; the papers'
+tables are in ``tools/published/`` (see there for the format).
 
 Usage: python -m tools.parse_results output/base2new [--csv b2n.csv] [--resolved] [--times]
+       [--published capt]
 """
 
 from __future__ import annotations
@@ -45,6 +49,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import yaml
+
+from tools import published
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 # Dataset order of every published base-to-new table; other datasets follow alphabetically.
@@ -346,6 +352,72 @@ def markdown(table: dict[str, dict[str, Cell]], with_resolved: bool = False, wit
     return "\n".join(lines)
 
 
+def _ours(cell: Cell | None) -> tuple[float | None, float | None, str]:
+    """Our Base and New means of one dataset (None where missing) and the seed counts."""
+    if cell is None:
+        return None, None, "–"
+    b = mean(cell.base.values()) if cell.base else None
+    n = mean(cell.new.values()) if cell.new else None
+    return b, n, f"{len(cell.base)}/{len(cell.new)}"
+
+
+def _compared(ours: list, paper: list) -> str:
+    """``ours | paper | ours - paper`` cells of Base, New and H ("–" where a side is missing)."""
+    b, n = ours
+    ours = [b, n, harmonic(b, n) if b is not None and n is not None else None]
+    cells = []
+    for mine, theirs in zip(ours, paper):
+        diff = f"{mine - theirs:+.2f}" if mine is not None and theirs is not None else "–"
+        cells += [_two(mine), _two(theirs), diff]
+    return " | ".join(cells)
+
+
+def _two(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2f}"
+
+
+def published_column_rows(column: dict, cells: dict[str, Cell]) -> list[str]:
+    """Markdown rows of one published column beside our cells (dataset -> Cell) of one method, in the paper's
+    row order. Our Average follows the paper's rule (B and N averaged over its datasets, H of those) and is
+    shown only where we have every dataset of the paper's table."""
+    ours = {published.row_name(d): c for d, c in cells.items()}
+    datasets = [r for r in column["rows"] if r != published.AVERAGE]
+    lines = []
+    for row, paper in column["rows"].items():
+        if row == published.AVERAGE:
+            per = [_ours(ours.get(r))[:2] for r in datasets]
+            avg = [mean(v[i] for v in per) if all(v[i] is not None for v in per) else None for i in (0, 1)]
+            have = sum(1 for v in per if v[0] is not None or v[1] is not None)
+            lines.append(f"| {row} | {_compared(avg, paper)} | {have}/{len(datasets)} datasets |")
+        else:
+            b, n, seeds = _ours(ours.get(row))
+            lines.append(f"| {row} | {_compared([b, n], paper)} | {seeds} |")
+    return lines
+
+
+def published_markdown(table: dict[str, dict[str, Cell]], reference: dict) -> str:
+    """Our table beside a published one (:mod:`tools.published`): one block per paper column and matching
+    method of ours, each cell ours | paper | ours - paper."""
+    lines = [f"## Compared with the paper: {reference.get('title', '')}".rstrip(), "",
+             f"Source: {reference['source']}", ""]
+    names = ["Dataset"] + [f"{m}{s}" for m in ("Base", "New", "H") for s in ("", " (paper)", " Δ")]
+    header = ("| " + " | ".join(names + ["Seeds (B/N)"]) + " |", "|---" * (len(names) + 1) + "|")
+    for column in reference["columns"]:
+        methods = [m for m in sorted(table) if published.matches(m, column["methods"])]
+        if not methods:
+            lines += [f"### {column['name']}: no runs of {' / '.join(column['methods'])} here", ""]
+        for method in methods:
+            extra = sorted(d for d in table[method] if published.row_name(d) not in column["rows"])
+            lines += [f"### {column['name']} (paper) vs {method} (ours)", "", *header,
+                      *published_column_rows(column, table[method]), ""]
+            if extra:
+                lines += [f"Not in the paper's table: {', '.join(extra)}.", ""]
+    lines.append("Δ = ours − paper; – = not available. Ours: means over seeds, H = 2BN/(B+N) of the means; "
+                 "our Average only where we have every dataset of the paper's table.")
+    lines += [f"Note: {note}" for note in reference.get("notes", [])]
+    return "\n".join(lines)
+
+
 def _num(value: float | None) -> str:
     """CSV cell: rounded to 2 decimals, written the way pandas writes floats (80.0, 81.32)."""
     return "" if value is None else repr(float(np.round(value, 2)))
@@ -416,7 +488,18 @@ def main(argv=None) -> int:
     parser.add_argument("--times", action="store_true",
                         help="add the training wall time (mean ± std over seeds of the logged Elapsed)")
     parser.add_argument("--list", action="store_true", help="also list every run found")
+    parser.add_argument("--published", choices=published.available(),
+                        help="also print our numbers beside this paper's table, with ours - paper")
+    parser.add_argument("--published-file", default="",
+                        help="as --published, from a table file of the tools/published/ format")
     args = parser.parse_args(argv)
+    reference = None
+    if args.published or args.published_file:
+        try:
+            reference = (published.load(args.published_file) if args.published_file
+                         else published.load_named(args.published))
+        except ValueError as err:
+            parser.error(str(err))
     runs, notes = collect_runs(args.root, with_resolved=args.resolved, with_times=args.times)
     for note in notes:
         print(f"skipped: {note}", file=sys.stderr)
@@ -431,6 +514,9 @@ def main(argv=None) -> int:
         print()
     table = group(runs)
     print(markdown(table, with_resolved=args.resolved, with_times=args.times))
+    if reference is not None:
+        print()
+        print(published_markdown(table, reference))
     if args.csv:
         for path in write_csvs(table, args.csv):
             print(f"CSV written to {path}")
