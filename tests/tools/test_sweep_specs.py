@@ -95,6 +95,9 @@ def test_published_table_specs_cover_the_eleven_datasets_and_three_seeds():
     xd = sweep.load_spec(str(SWEEPS / "promptkd_xd.yaml"))
     targets = set(ELEVEN) - {"imagenet"} | {"imagenetv2", "imagenet_sketch", "imagenet_a", "imagenet_r"}
     assert set(xd["datasets"]) == targets and xd["seeds"] == [1, 2, 3]
+    for name in ("capt_base2new", "capt_ucp_base2new", "promptkd_xd", "promptkd_teachers"):
+        slurm = sweep.load_spec(str(SWEEPS / f"{name}.yaml"))["slurm"]
+        assert slurm["gpus_per_node"] >= 1, name  # submitit's default is none
 
 
 def test_capt_spec_follows_the_capt_scripts(tmp_path):
