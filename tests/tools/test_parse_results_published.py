@@ -155,3 +155,33 @@ def test_shipped_tables_cite_their_source_and_add_up(name):
         for i, value in enumerate([*means, h(*rows["Average"][:2])]):
             if (name, column["name"], "Average", i) not in ANOMALIES:
                 assert value == pytest.approx(rows["Average"][i], abs=0.011), (name, column["name"], i)
+
+
+@pytest.mark.slow
+def test_real_toy_runs_beside_a_stand_in_table(toy_world, tmp_path, capsys):
+    """One-epoch CoOp on the toy world (base training, new-class evaluation) through the sweep, then the
+    comparison reads the accuracies those runs wrote."""
+    from tools import sweep
+
+    out = tmp_path / "runs"
+    opts = {"MODEL.CLIP_WEIGHTS_DIR": str(toy_world.weights_dir), "OPTIM.MAX_EPOCH": 1,
+            "DATASET.NUM_SHOTS": 2, "DATALOADER.NUM_WORKERS": 0, "TRAIN.PROGRESS_BAR": False}
+    cfg = "configs/trainers/CoOp/toy_vit_s.yaml"
+    spec = {"root": str(toy_world.root), "datasets": ["fashion_mnist"], "seeds": [1], "steps": [
+        {"name": "coop", "trainer": "CoOp", "config": cfg,
+         "output_dir": f"{out}/train_base/CoOp/{{dataset}}/s{{seed}}",
+         "opts": {**opts, "DATASET.SUBSAMPLE_CLASSES": "base"}},
+        {"name": "coop_new", "trainer": "CoOp", "config": cfg,
+         "output_dir": f"{out}/test_new/CoOp/{{dataset}}/s{{seed}}",
+         "args": ["--eval-only", "--model-dir", "{coop}", "--load-epoch", "1"],
+         "opts": {**opts, "DATASET.SUBSAMPLE_CLASSES": "new"}}]}
+    chains = sweep.plan(sweep.validate_spec(spec), cwd=str(pr.REPO))
+    assert [s for _, s in sweep.run_local(chains, echo=lambda _: None)] == ["ok", "ok"]
+    base = json.loads((out / "train_base/CoOp/fashion_mnist/s1/results.json").read_text())["accuracy"]
+    new = json.loads((out / "test_new/CoOp/fashion_mnist/s1/results.json").read_text())["accuracy"]
+    paper = tmp_path / "paper.json"
+    paper.write_text(json.dumps({"source": "a test table", "columns": [
+        {"name": "CoOp", "methods": ["CoOp"], "rows": {"fashion_mnist": [50.0, 40.0, 44.44]}}]}))
+    assert pr.main([str(out), "--published-file", str(paper)]) == 0
+    rows = block(capsys.readouterr().out, "CoOp (paper) vs CoOp (ours)")
+    assert rows["fashion_mnist"] == [*expected_cells([base], [new], [50.0, 40.0, 44.44]), "1/1"]
