@@ -38,7 +38,13 @@ from dassl.config import (
     merge_cfg_from_list,
 )
 from dassl.engine import build_trainer
-from dassl.utils import collect_env_info, set_random_seed, setup_logger, write_text_atomic
+from dassl.utils import (
+    collect_env_info,
+    set_random_seed,
+    setup_logger,
+    unsafe_pickle_allowed,
+    write_text_atomic,
+)
 
 EXCEPTIONS_FILE = "exceptions.txt"
 
@@ -163,6 +169,20 @@ def restore_torch(previous):
     torch.backends.cudnn.deterministic = deterministic
 
 
+def train_or_test(cfg, args):
+    """Build the trainer and train and/or test it as the flags say; return the trainer."""
+    trainer = build_trainer(cfg)
+    if args.eval_only:
+        trainer.load_model(args.model_dir, epoch=args.load_epoch)
+        trainer.test()
+        return trainer
+    if args.model_dir:
+        trainer.load_model(args.model_dir, epoch=args.load_epoch)
+    if not args.no_train:
+        trainer.train()
+    return trainer
+
+
 def run(cfg, args):
     """Build the trainer for ``cfg`` and train and/or test it; return the trainer."""
     exceptions_path = osp.join(cfg.OUTPUT_DIR, EXCEPTIONS_FILE)
@@ -179,16 +199,8 @@ def run(cfg, args):
             print("Collecting env info ...")
             print(f"** System info **\n{collect_env_info()}\n")
 
-        trainer = build_trainer(cfg)
-        if args.eval_only:
-            trainer.load_model(args.model_dir, epoch=args.load_epoch)
-            trainer.test()
-            return trainer
-        if args.model_dir:
-            trainer.load_model(args.model_dir, epoch=args.load_epoch)
-        if not args.no_train:
-            trainer.train()
-        return trainer
+        with unsafe_pickle_allowed(cfg.ALLOW_UNSAFE_PICKLE):
+            return train_or_test(cfg, args)
     except BaseException:
         write_text_atomic(traceback.format_exc(), exceptions_path)
         raise

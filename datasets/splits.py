@@ -18,7 +18,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 
 from dassl.data.datasets import Datum
-from dassl.utils import listdir_nohidden, mkdir_if_missing, read_json
+from dassl.utils import UnsafeFileError, listdir_nohidden, load_datum_pickle, mkdir_if_missing, read_json
 
 SUBSAMPLE_CHOICES = ("all", "base", "new")
 
@@ -327,8 +327,9 @@ def rebase_items(items: list[Datum], dataset_dir: str, source: str) -> list[Datu
 def load_pickled_items(path: str, keys: Sequence[str], dataset_dir: str, hint: str = "") -> dict:
     """Load a pickle holding ``{key: [Datum, ...]}``, rebase moved paths, and check the files exist."""
     try:
-        with open(path, "rb") as f:
-            data = pickle.load(f)
+        data = load_datum_pickle(path)
+    except UnsafeFileError:
+        raise
     except Exception as err:
         raise ValueError(
             f"Cannot read the cache file {path} ({type(err).__name__}: {err}); delete it to have it rebuilt"

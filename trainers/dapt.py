@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import math
 import os
-import pickle
 
 import torch
 import torch.nn.functional as F
@@ -33,6 +32,7 @@ from dassl.data.data_manager import DatasetWrapper
 from dassl.data.transforms import build_transform
 from dassl.engine import TRAINER_REGISTRY
 from dassl.engine.reporting import run_metadata, write_unevaluated_run
+from dassl.utils import load_tensor_pickle
 from datasets.splits import fewshot_cache_path, load_pickled_items, write_pickle_atomic
 from trainers.ucp.network import (
     LearnableParamsNetwork,
@@ -181,8 +181,7 @@ class DAPT(LearnableParamsTrainer):
                 f"DAPT prototypes not found at {path}; create them with the same --root/--seed/dataset and "
                 f"DATASET.NUM_SHOTS {cfg.DATASET.NUM_SHOTS} plus TRAINER.DAPT.PROTOTYPE_GEN True "
                 "(see scripts/dapt/gen_prototype.sh)")
-        with open(path, "rb") as f:
-            prototypes = pickle.load(f)
+        prototypes = load_tensor_pickle(path)
         all_names = list(getattr(dataset, "all_classnames", dataset.classnames))
         if not torch.is_tensor(prototypes) or prototypes.dim() != 2 or prototypes.shape[0] != len(all_names):
             shape = tuple(prototypes.shape) if torch.is_tensor(prototypes) else type(prototypes).__name__

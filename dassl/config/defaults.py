@@ -15,6 +15,9 @@ _DEFAULTS = {
     # Negative: no fixed seed.
     "SEED": -1,
     "USE_CUDA": True,
+    # Load checkpoints that need full pickle (e.g. files of the original Dassl holding objects other
+    # than tensors). Such a file can run any code while it loads: only for files you trust.
+    "ALLOW_UNSAFE_PICKLE": False,
     "VERBOSE": True,
     "INPUT": {
         "SIZE": (224, 224),

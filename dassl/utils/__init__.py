@@ -4,6 +4,13 @@ from .logger import Logger, setup_logger
 from .meters import AverageMeter, MetricMeter
 from .registry import Registry
 from .rng import get_rng_state, set_rng_state
+from .safe_load import (
+    ALLOW_UNSAFE_KEY,
+    UnsafeFileError,
+    load_datum_pickle,
+    load_tensor_pickle,
+    unsafe_pickle_allowed,
+)
 from .tools import (
     check_availability,
     check_isfile,
@@ -36,11 +43,13 @@ from .torchtools import (
 )
 
 __all__ = [
+    "ALLOW_UNSAFE_KEY",
     "AverageMeter",
     "CLASS_DEPENDENT_KEYS",
     "Logger",
     "MetricMeter",
     "Registry",
+    "UnsafeFileError",
     "check_availability",
     "check_isfile",
     "checkpoint_path_from_pointer",
@@ -52,9 +61,11 @@ __all__ = [
     "init_network_weights",
     "listdir_nohidden",
     "load_checkpoint",
+    "load_datum_pickle",
     "load_pretrained_weights",
     "load_resume_checkpoint",
     "load_state_dict_skipping_class_buffers",
+    "load_tensor_pickle",
     "mkdir_if_missing",
     "open_all_layers",
     "open_specified_layers",
@@ -66,6 +77,7 @@ __all__ = [
     "set_rng_state",
     "setup_logger",
     "tolist_if_not",
+    "unsafe_pickle_allowed",
     "write_json",
     "write_json_atomic",
     "write_text_atomic",

@@ -8,17 +8,15 @@ run killed while saving never leaves a truncated checkpoint behind.
 
 import os
 import os.path as osp
-import pickle
 import shutil
 import tempfile
-import types
 import warnings
 from collections import OrderedDict
-from functools import partial
 
 import torch
 import torch.nn as nn
 
+from .safe_load import UnsafeFileError, torch_load_checked
 from .tools import mkdir_if_missing, write_text_atomic
 
 __all__ = [
@@ -92,12 +90,12 @@ def save_checkpoint(state, save_dir, is_best=False, remove_module_from_keys=True
         print(f'Best checkpoint saved to "{best_fpath}"')
 
 
-def load_checkpoint(fpath, weights_only=False):
-    """Load a checkpoint file onto the CPU when CUDA is unavailable.
+def load_checkpoint(fpath):
+    """Load a checkpoint file (onto the CPU when CUDA is unavailable) without running code it carries.
 
-    ``weights_only`` defaults to False because checkpoints written by
-    upstream Dassl pickle scheduler objects; checkpoints written by this
-    package also load with ``weights_only=True``.
+    Files are read with ``weights_only=True`` (see :mod:`dassl.utils.safe_load`); a file that needs
+    full pickle raises :class:`~dassl.utils.safe_load.UnsafeFileError` naming the file and the
+    ``ALLOW_UNSAFE_PICKLE`` opt-in.
     """
     if fpath is None:
         raise ValueError("load_checkpoint() needs a file path, got None")
@@ -105,14 +103,12 @@ def load_checkpoint(fpath, weights_only=False):
         raise FileNotFoundError(f'No checkpoint file at "{fpath}"')
     map_location = None if torch.cuda.is_available() else "cpu"
     try:
-        return torch.load(fpath, map_location=map_location, weights_only=weights_only)
+        return torch_load_checked(fpath, map_location=map_location)
     except UnicodeDecodeError:
         # Files written by Python 2 need latin-1 decoding of their strings.
-        latin1 = types.ModuleType("pickle_latin1")
-        latin1.__dict__.update(pickle.__dict__)
-        latin1.load = partial(pickle.load, encoding="latin1")
-        latin1.Unpickler = partial(pickle.Unpickler, encoding="latin1")
-        return torch.load(fpath, pickle_module=latin1, map_location=map_location, weights_only=False)
+        return torch_load_checked(fpath, map_location=map_location, encoding="latin1")
+    except UnsafeFileError:
+        raise
     except Exception:
         print(f'Unable to load checkpoint from "{fpath}"')
         raise
