@@ -16,6 +16,10 @@ Behaviours kept from the Dassl/CoOp family:
   training (CaPT/DePT style);
 - a failing run writes its traceback to ``<output-dir>/exceptions.txt``.
 
+Added: a run holds an exclusive lock on its output folder, refuses a folder made with another config
+(``--accept-config-change`` continues it anyway), and writes ``finished.json`` only when it succeeded
+(see ``dassl.run_state``).
+
 Differences: ``--seed 0`` is honoured (any explicitly given seed counts);
 ``--deterministic`` enables deterministic algorithms and seeded workers.
 """
@@ -38,6 +42,16 @@ from dassl.config import (
     merge_cfg_from_list,
 )
 from dassl.engine import build_trainer
+from dassl.run_state import (
+    EXCEPTIONS_FILE,
+    RunLock,
+    check_run_config,
+    flatten_cfg,
+    loaded_weights,
+    mark_finished,
+    mark_started,
+    remove_stale_temp_files,
+)
 from dassl.utils import (
     collect_env_info,
     set_random_seed,
@@ -45,8 +59,6 @@ from dassl.utils import (
     unsafe_pickle_allowed,
     write_text_atomic,
 )
-
-EXCEPTIONS_FILE = "exceptions.txt"
 
 
 class _StoreSeed(argparse.Action):
@@ -81,6 +93,11 @@ def build_parser():
         "--deterministic",
         action="store_true",
         help="deterministic algorithms, seeded loader workers, no cudnn.benchmark",
+    )
+    parser.add_argument(
+        "--accept-config-change",
+        action="store_true",
+        help="continue a run in --output-dir although its config differs from the one stored there",
     )
     parser.add_argument(
         "opts", default=None, nargs=argparse.REMAINDER, help="modify config options using the command line"
@@ -169,6 +186,14 @@ def restore_torch(previous):
     torch.backends.cudnn.deterministic = deterministic
 
 
+def run_record(cfg, args):
+    """What decides a run's results: the config (minus location keys) and the loading flags."""
+    record = flatten_cfg(cfg)
+    for flag in ("eval_only", "model_dir", "load_epoch", "no_train"):
+        record[f"--{flag.replace('_', '-')}"] = getattr(args, flag, None)
+    return record
+
+
 def train_or_test(cfg, args):
     """Build the trainer and train and/or test it as the flags say; return the trainer."""
     trainer = build_trainer(cfg)
@@ -184,7 +209,25 @@ def train_or_test(cfg, args):
 
 
 def run(cfg, args):
-    """Build the trainer for ``cfg`` and train and/or test it; return the trainer."""
+    """Train and/or test in ``cfg.OUTPUT_DIR`` while holding its lock; return the trainer.
+
+    The folder must not be in use by another run, nor hold a run made with another config (unless
+    ``--accept-config-change``). ``finished.json`` is written only when everything succeeded.
+    """
+    output_dir = cfg.OUTPUT_DIR
+    record = run_record(cfg, args)
+    with RunLock(output_dir):
+        check_run_config(output_dir, record, getattr(args, "accept_config_change", False))
+        mark_started(output_dir)
+        trainer = run_logged(cfg, args)
+        if args.eval_only or not args.no_train:
+            kind = "eval" if args.eval_only else "train"
+            mark_finished(output_dir, kind, record, loaded_weights(outside=output_dir, forget=True))
+        return trainer
+
+
+def run_logged(cfg, args):
+    """Run with log.txt and, on failure, the traceback in exceptions.txt."""
     exceptions_path = osp.join(cfg.OUTPUT_DIR, EXCEPTIONS_FILE)
     if osp.exists(exceptions_path):
         os.remove(exceptions_path)
@@ -195,10 +238,11 @@ def run(cfg, args):
             print(f"Setting fixed seed: {cfg.SEED}")
             set_random_seed(cfg.SEED)
         print_args(args, cfg)
+        remove_stale_temp_files(cfg.OUTPUT_DIR)
         if cfg.TRAIN.COLLECT_ENV_INFO:
             print("Collecting env info ...")
             print(f"** System info **\n{collect_env_info()}\n")
-
+        loaded_weights(forget=True)
         with unsafe_pickle_allowed(cfg.ALLOW_UNSAFE_PICKLE):
             return train_or_test(cfg, args)
     except BaseException:

@@ -4,8 +4,9 @@
                          [--force] [--only NAME ...]
 
 The pipeline is a list of :class:`Stage` objects run in order, each a ``train.py`` command in its own
-process with its own output folder (``<output>/<dataset>/<stage>``). A stage whose ``results.json`` exists
-is skipped, so an interrupted demo resumes where it stopped and a finished one only prints the table.
+process with its own output folder (``<output>/<dataset>/<stage>``). A stage that finished (its
+``finished.json``, see ``dassl.run_state``) is skipped, so an interrupted demo resumes where it stopped and
+a finished one only prints the table; a stage killed part-way is resumed, never counted as done.
 Methods are compared in :data:`ROWS` (base-class and new-class accuracy of the stages named there, and their
 harmonic mean).
 
@@ -26,6 +27,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+if __package__ in (None, ""):  # run as a file: make the repository importable
+    sys.path.insert(0, str(REPO))
+
+from dassl.run_state import finished_state  # noqa: E402  (no torch import)
+
 # The toy datasets the demo's configs are made for (configs/datasets/<name>.yaml).
 TOY_DATASETS = ("fashion_mnist", "fashion_mnist_edges", "fashion_mnist_inverted")
 DEFAULT_DATASET = "fashion_mnist_edges"
@@ -59,7 +65,8 @@ class Stage:
         return output / self.name
 
     def done(self, output: Path) -> bool:
-        return (self.output_dir(output) / RESULTS_FILE).is_file()
+        """Finished and current: ``finished.json``, no failure since, the weights it loaded unchanged."""
+        return finished_state(str(self.output_dir(output)))[0]
 
     def argv(self, root: str, output: Path, seed: int, dataset: str = DEFAULT_DATASET) -> list[str]:
         args = [
@@ -212,7 +219,7 @@ class DemoRun:
 
     def run_stage(self, stage: Stage) -> None:
         if stage.done(self.output) and not self.force:
-            print(f"== [{stage.name}] done earlier ({stage.output_dir(self.output) / RESULTS_FILE})")
+            print(f"== [{stage.name}] done earlier ({stage.output_dir(self.output) / 'finished.json'})")
             return
         argv = stage.argv(self.root, self.output, self.seed, self.dataset)
         print(f"== [{stage.name}] python {' '.join(argv)}", flush=True)
@@ -222,8 +229,9 @@ class DemoRun:
         if result.returncode != 0:
             log = stage.output_dir(self.output) / "log.txt"
             raise RuntimeError(f"stage {stage.name} failed (exit code {result.returncode}); see {log}")
-        if not stage.done(self.output):
-            raise RuntimeError(f"stage {stage.name} finished without writing {RESULTS_FILE}")
+        finished, why = finished_state(str(stage.output_dir(self.output)))
+        if not finished:
+            raise RuntimeError(f"stage {stage.name} exited 0 but is not finished: {why}")
         print(f"== [{stage.name}] finished in {self.timings[stage.name]:.0f}s", flush=True)
 
     def run(self) -> list[dict]:

@@ -50,7 +50,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import yaml
 
-from tools import published
+if __package__ in (None, ""):  # run as a file: make the repository importable
+    sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+from dassl.run_state import EXCEPTIONS_FILE, finished_state  # noqa: E402
+from tools import published  # noqa: E402
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 # Dataset order of every published base-to-new table; other datasets follow alphabetically.
@@ -187,6 +191,21 @@ def infer_from_path(rel: str, known: set[str]) -> dict:
     return info
 
 
+def unusable_reason(folder: str) -> str | None:
+    """Why a run folder's numbers must not be used (None: usable).
+
+    A folder this project wrote (it has results.json, which every evaluation rewrites, mid-training too)
+    counts only once ``finished.json`` says the run ended (see ``dassl.run_state``); a failed run never.
+    Upstream folders with logs only keep the log contract.
+    """
+    if osp.exists(osp.join(folder, "results.json")):
+        finished, why = finished_state(folder)
+        return None if finished else why
+    if osp.exists(osp.join(folder, EXCEPTIONS_FILE)):
+        return f"its last run failed (see {EXCEPTIONS_FILE})"
+    return None
+
+
 def collect_runs(
     root: str, with_resolved: bool = False, with_times: bool = False
 ) -> tuple[list[Run], list[str]]:
@@ -196,6 +215,10 @@ def collect_runs(
     runs, notes = [], []
     for folder in find_run_dirs(root):
         rel = osp.relpath(folder, root)
+        why = unusable_reason(folder)
+        if why:
+            notes.append(f"{rel}: skipped, {why}")
+            continue
         acc, meta = accuracy_from_results(folder)
         if meta.get("evaluated") is False:  # finished without an evaluation by design (DAPT prototypes)
             continue

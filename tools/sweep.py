@@ -1,9 +1,10 @@
 """Run train.py over datasets x seeds x ordered steps, on a local process pool or on SLURM.
 
 Each (dataset, seed) pair is a chain whose steps run in order; a step may use the output directory
-of an earlier step as ``{<step name>}``. A step whose output directory already holds a final
-evaluation is skipped; any other step is (re)started into the same directory, which train.py
-resumes from its last checkpoint. A failed step stops the rest of its chain only. Spec::
+of an earlier step as ``{<step name>}``. A step whose output directory holds a finished, current run
+(``finished.json``, see ``dassl.run_state``) is skipped; any other step is (re)started into the same
+directory, which train.py resumes from its last checkpoint. A failed step stops the rest of its chain
+only. Spec::
 
     root: DATA                                 # --root of every run
     datasets: [caltech101, dtd]                # configs/datasets/<name>.yaml, or paths to .yaml files
@@ -46,6 +47,11 @@ from dataclasses import dataclass
 
 import yaml
 
+if __package__ in (None, ""):  # run as a file: make the repository importable
+    sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+from dassl.run_state import finished_state  # noqa: E402  (no torch import)
+
 SPEC_KEYS = {"root", "datasets", "seeds", "steps", "command", "slurm"}
 STEP_KEYS = {"name", "trainer", "config", "output_dir", "args", "opts"}
 COMPARE_KEYS = {"name", "compare", "output_dir"}
@@ -57,7 +63,6 @@ COMPARE_SCRIPT = osp.join(osp.dirname(osp.abspath(__file__)), "confusion", "comp
 RESERVED = {"dataset", "dataset_name", "seed", "root"}
 CONSOLE_FILE = "sweep_console.txt"
 _CONFIG_KEY = re.compile(r"^[A-Z][A-Z0-9_]*(\.[A-Z0-9_]+)+$")
-_RESULT_AFTER_FINISH = re.compile(r"Finish training.*?\* accuracy: [0-9.]+%", re.S)
 
 
 @dataclass(frozen=True)
@@ -78,23 +83,9 @@ class Run:
 
 
 def is_finished(output_dir):
-    """True when ``output_dir`` holds a final evaluation: a results.json of the test split (or of a run
-    that finishes without evaluating by design), or a log with the result block after ``Finish training``.
-    A run that last failed (exceptions.txt) is not."""
-    if osp.exists(osp.join(output_dir, "exceptions.txt")):
-        return False
-    try:
-        with open(osp.join(output_dir, "results.json")) as f:
-            results = json.load(f)
-        if results.get("split") == "test" or results.get("evaluated") is False:
-            return True
-    except (OSError, ValueError, AttributeError):
-        pass
-    for log in glob.glob(osp.join(glob.escape(output_dir), "log.txt*")):
-        with open(log, errors="replace") as f:
-            if _RESULT_AFTER_FINISH.search(f.read()):
-                return True
-    return False
+    """True when ``output_dir`` holds a run that said it finished (``finished.json``), did not fail
+    afterwards (no exceptions.txt) and whose loaded weights are unchanged (see ``dassl.run_state``)."""
+    return finished_state(output_dir)[0]
 
 
 def comparison_is_current(output_dir, run_dirs):

@@ -16,6 +16,8 @@ from collections import OrderedDict
 import torch
 import torch.nn as nn
 
+from dassl.run_state import note_loaded
+
 from .safe_load import UnsafeFileError, torch_load_checked
 from .tools import mkdir_if_missing, write_text_atomic
 
@@ -103,15 +105,17 @@ def load_checkpoint(fpath):
         raise FileNotFoundError(f'No checkpoint file at "{fpath}"')
     map_location = None if torch.cuda.is_available() else "cpu"
     try:
-        return torch_load_checked(fpath, map_location=map_location)
+        checkpoint = torch_load_checked(fpath, map_location=map_location)
     except UnicodeDecodeError:
         # Files written by Python 2 need latin-1 decoding of their strings.
-        return torch_load_checked(fpath, map_location=map_location, encoding="latin1")
+        checkpoint = torch_load_checked(fpath, map_location=map_location, encoding="latin1")
     except UnsafeFileError:
         raise
     except Exception:
         print(f'Unable to load checkpoint from "{fpath}"')
         raise
+    note_loaded(fpath)  # finished.json records what a run evaluated
+    return checkpoint
 
 
 def checkpoint_path_from_pointer(fdir):

@@ -60,8 +60,11 @@ def test_every_stage_has_an_existing_config_and_rows_name_known_stages():
 
 
 def test_finished_stages_are_skipped(tmp_path, monkeypatch, capsys):
+    from dassl.run_state import mark_finished
+
     stage = demo.STAGES[0]
     _results(tmp_path, stage.name, 50.0)
+    mark_finished(str(stage.output_dir(tmp_path)), "eval", {})
 
     def no_subprocess(*args, **kwargs):
         raise AssertionError("a finished stage was run again")

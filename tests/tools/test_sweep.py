@@ -32,6 +32,8 @@ if out == os.environ.get("FAKE_INTERRUPT") and not resumed:
     sys.exit(3)
 with open(os.path.join(out, "results.json"), "w") as f:
     json.dump({"split": "test", "accuracy": 50.0, "resumed": resumed, "saw_peer": saw_peer}, f)
+with open(os.path.join(out, "finished.json"), "w") as f:  # what train.py writes when it succeeded
+    json.dump({"schema": 1, "kind": "train", "weights": []}, f)
 # stage 2 gets samples 0 and 1 right that stage 1 got wrong, and keeps 2 and 3 wrong
 wrong = [(2, 0, 1), (3, 1, 0)] if "Stack" in argv[argv.index("--trainer") + 1] else [
     (0, 0, 1), (1, 0, 1), (2, 0, 1), (3, 1, 2)]
@@ -91,36 +93,31 @@ def write_results(directory, split):
     (directory / "results.json").write_text(json.dumps({"split": split, "accuracy": 1.0}))
 
 
-def test_is_finished_reads_results_json_logs_and_failures(tmp_path):
+def finish_run(directory):
+    """A run folder as train.py leaves it after success: results.json and finished.json."""
+    from dassl.run_state import mark_finished
+
+    write_results(directory, "test")
+    mark_finished(str(directory), "train", {})
+
+
+def test_is_finished_needs_the_finished_marker_and_no_failure(tmp_path):
+    from dassl.run_state import mark_finished
+
     run = tmp_path / "run"
     assert not sweep.is_finished(str(run))
-    write_results(run, "val")  # a per-epoch evaluation is not the final one
+    write_results(run, "test")  # a results.json alone is written by every evaluation, even mid-training
+    (run / "log.txt").write_text("Finish training\n=> result\n* accuracy: 90.0%\n")
     assert not sweep.is_finished(str(run))
-    write_results(run, "test")
+    mark_finished(str(run), "train", {"OPTIM.LR": 0.1})
     assert sweep.is_finished(str(run))
     (run / "exceptions.txt").write_text("Traceback ...")
     assert not sweep.is_finished(str(run))
-    unevaluated = tmp_path / "prototypes"  # a run that finishes without an evaluation by design
-    unevaluated.mkdir()
-    (unevaluated / "results.json").write_text(json.dumps({"split": None, "evaluated": False}))
-    assert sweep.is_finished(str(unevaluated))
-
-    logged = tmp_path / "logged"
-    logged.mkdir()
-    (logged / "results.json").write_text("{not json")
-    block = "=> result\n* total: 10\n* correct: 9\n* accuracy: 90.0%\n* error: 10.0%\n"
-    (logged / "log.txt").write_text("epoch [1/2]\n" + block + "epoch [2/2]\n")  # a val block, then killed
-    assert not sweep.is_finished(str(logged))
-    (logged / "log.txt").write_text("epoch [2/2]\nFinish training\nDeploy the last-epoch model\n")
-    assert not sweep.is_finished(str(logged))
-    resumed_log = logged / "log.txt-2026-01-01-10-00-00"  # the log of a resumed run
-    resumed_log.write_text("Finish training\nEvaluate on the *test* set\n" + block)
-    assert sweep.is_finished(str(logged))
 
 
 def test_dry_run_prints_filled_commands_and_marks_finished(world):
     spec = two_stage_spec(world)
-    write_results(world / "out" / "s1" / "beta" / "seed2", "test")
+    finish_run(world / "out" / "s1" / "beta" / "seed2")
     printed = []
     assert sweep.main([spec, "--dry-run"], echo=printed.append) == 0
     assert calls(world) == []
@@ -139,7 +136,7 @@ def test_dry_run_prints_filled_commands_and_marks_finished(world):
 
 def test_local_pool_skips_finished_and_resumes_interrupted(world, monkeypatch):
     spec = two_stage_spec(world)
-    write_results(world / "out" / "s1" / "alpha" / "seed1", "test")
+    finish_run(world / "out" / "s1" / "alpha" / "seed1")
     monkeypatch.setenv("FAKE_INTERRUPT", "out/s1/beta/seed1")
 
     printed = []
@@ -252,7 +249,7 @@ def test_compare_step_follows_its_runs_and_reruns_when_one_is_retrained(world):
     assert statuses() == ["skipped", "skipped", "skipped"]
     # stage 1 trained again: its predictions are newer than the comparison, which runs again
     os.utime(written, (1_000_000, 1_000_000))
-    (world / "out" / "s1" / "alpha" / "seed1" / "results.json").unlink()
+    (world / "out" / "s1" / "alpha" / "seed1" / "finished.json").unlink()  # what a restart does
     assert statuses() == ["ok", "skipped", "ok"]
     assert written.stat().st_mtime > 1_000_000
 
@@ -260,8 +257,8 @@ def test_compare_step_follows_its_runs_and_reruns_when_one_is_retrained(world):
 def test_slurm_backend_submits_unfinished_chains(world, tmp_path):
     pytest.importorskip("submitit")
     chains = sweep.plan(sweep.load_spec(two_stage_spec(world, datasets=("alpha",), seeds=(1, 2))))
-    write_results(world / "out" / "s1" / "alpha" / "seed2", "test")
-    write_results(world / "out" / "s2" / "alpha" / "seed2", "test")
+    finish_run(world / "out" / "s1" / "alpha" / "seed2")
+    finish_run(world / "out" / "s2" / "alpha" / "seed2")
     printed = []
     statuses = sweep.run_slurm(chains, str(tmp_path / "slurm"), {"cluster": "debug"}, wait=True,
                                echo=printed.append)
