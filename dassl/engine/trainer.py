@@ -18,7 +18,14 @@ from dassl.config.engine_keys import cfg_get
 from dassl.data import DataManager
 from dassl.evaluation import build_evaluator
 from dassl.optim import build_lr_scheduler, build_optimizer
-from dassl.utils import AverageMeter, MetricMeter, count_num_param, load_pretrained_weights, mkdir_if_missing
+from dassl.utils import (
+    AverageMeter,
+    MetricMeter,
+    count_num_param,
+    load_pretrained_weights,
+    mkdir_if_missing,
+    prune_rolling_checkpoints,
+)
 
 from .base import TrainerBase
 from .loading import ClipLoadModelMixin, load_model_dropping_class_buffers
@@ -132,8 +139,12 @@ class SimpleTrainer(TrainerBase):
                 self.save_model(
                     self.epoch, self.output_dir, val_result=curr_result, model_name="model-best.pth.tar"
                 )
-        if meet_checkpoint_freq or last_epoch:
-            self.save_model(self.epoch, self.output_dir)
+        # Every epoch is saved so that a killed run resumes where it stopped; files that
+        # CHECKPOINT_FREQ does not ask for are pruned, keeping the previous one as a fallback.
+        self.save_model(self.epoch, self.output_dir)
+        for name in self.get_model_names():
+            prune_rolling_checkpoints(osp.join(self.output_dir, name), self.epoch + 1, freq,
+                                      keep_previous=not (last_epoch or meet_checkpoint_freq))
 
     def after_train(self):
         print("Finish training")

@@ -38,6 +38,7 @@ from .torchtools import (
     load_state_dict_skipping_class_buffers,
     open_all_layers,
     open_specified_layers,
+    prune_rolling_checkpoints,
     resume_from_checkpoint,
     save_checkpoint,
 )
@@ -69,6 +70,7 @@ __all__ = [
     "mkdir_if_missing",
     "open_all_layers",
     "open_specified_layers",
+    "prune_rolling_checkpoints",
     "read_image",
     "read_json",
     "resume_from_checkpoint",

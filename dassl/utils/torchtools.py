@@ -8,6 +8,7 @@ run killed while saving never leaves a truncated checkpoint behind.
 
 import os
 import os.path as osp
+import re
 import shutil
 import tempfile
 import warnings
@@ -26,6 +27,7 @@ __all__ = [
     "load_checkpoint",
     "resume_from_checkpoint",
     "load_resume_checkpoint",
+    "prune_rolling_checkpoints",
     "checkpoint_path_from_pointer",
     "load_state_dict_skipping_class_buffers",
     "open_all_layers",
@@ -39,6 +41,7 @@ __all__ = [
 # Buffers whose shape depends on the number of classes (CoOp-style prompt
 # learners store the frozen token embeddings around the context per class).
 CLASS_DEPENDENT_KEYS = ("token_prefix", "token_suffix")
+_EPOCH_FILE = re.compile(r"^model\.pth\.tar-(\d+)$")
 
 
 def _atomic_torch_save(obj, fpath):
@@ -157,15 +160,40 @@ def load_state_dict_skipping_class_buffers(model, state_dict, strict=True):
     return skipped
 
 
+def _epoch_files_newest_first(fdir):
+    found = []
+    for name in os.listdir(fdir):
+        match = _EPOCH_FILE.match(name)
+        if match:
+            found.append((int(match.group(1)), name))
+    return [osp.join(fdir, name) for _, name in sorted(found, reverse=True)]
+
+
+def _load_newest_readable(fdir):
+    """The checkpoint named in ``fdir/checkpoint``, or, when that file is unreadable (truncated by a
+    full disk or a copy), the newest readable ``model.pth.tar-<N>`` with a warning. Returns (path, dict)."""
+    latest = checkpoint_path_from_pointer(fdir)
+    candidates = [latest] + [p for p in _epoch_files_newest_first(fdir) if p != latest]
+    for fpath in candidates:
+        try:
+            return fpath, load_checkpoint(fpath)
+        except UnsafeFileError:
+            raise
+        except Exception as err:  # a truncated zip archive or pickle: try the previous checkpoint
+            warnings.warn(f'Checkpoint "{fpath}" is unreadable ({type(err).__name__}: {err}); '
+                          "falling back to the previous one", stacklevel=2)
+    raise RuntimeError(f"No readable checkpoint in {fdir} (tried {len(candidates)} files)")
+
+
 def load_resume_checkpoint(fdir, model, optimizer=None, scheduler=None):
     """Load the file named in ``fdir/checkpoint`` into the given objects; return the checkpoint dict.
 
+    An unreadable latest file falls back to the previous ``model.pth.tar-<N>`` (with a warning).
     Parameters load strictly, except class-count buffers whose shape changed
     (see :func:`load_state_dict_skipping_class_buffers`).
     """
-    fpath = checkpoint_path_from_pointer(fdir)
+    fpath, checkpoint = _load_newest_readable(fdir)
     print(f'Loading checkpoint from "{fpath}"')
-    checkpoint = load_checkpoint(fpath)
     load_state_dict_skipping_class_buffers(model, checkpoint["state_dict"])
     print("Loaded model weights")
     if optimizer is not None and checkpoint.get("optimizer"):
@@ -176,6 +204,24 @@ def load_resume_checkpoint(fdir, model, optimizer=None, scheduler=None):
         print("Loaded scheduler")
     print(f"Previous epoch: {checkpoint['epoch']}")
     return checkpoint
+
+
+def prune_rolling_checkpoints(fdir, epoch, kept_every, keep_previous=True):
+    """Delete ``model.pth.tar-<N>`` files kept only for resuming.
+
+    Files of epochs that ``TRAIN.CHECKPOINT_FREQ`` (``kept_every``) asks for, and ``epoch`` itself, stay;
+    with ``keep_previous`` the newest one before ``epoch`` stays too, as a fallback if the latest file is
+    unreadable.
+    """
+    previous_kept = not keep_previous
+    for fpath in _epoch_files_newest_first(fdir):
+        n = int(_EPOCH_FILE.match(osp.basename(fpath)).group(1))
+        if n >= epoch or (kept_every > 0 and n % kept_every == 0):
+            continue
+        if not previous_kept:
+            previous_kept = True
+            continue
+        os.remove(fpath)
 
 
 def resume_from_checkpoint(fdir, model, optimizer=None, scheduler=None, restore_rng=False):
