@@ -14,6 +14,7 @@ from dassl.utils import (
     tolist_if_not,
 )
 
+from .finite import check_finite_loss, check_finite_state
 from .writer import SummaryWriter
 
 __all__ = ["TrainerBase"]
@@ -80,8 +81,10 @@ class TrainerBase:
         for name in self.get_model_names():
             optim = self._optims[name]
             sched = self._scheds[name]
+            state_dict = self._models[name].state_dict()
+            check_finite_state(state_dict, name, epoch + 1, getattr(self, "cfg", None))
             state = {
-                "state_dict": self._models[name].state_dict(),
+                "state_dict": state_dict,
                 "epoch": epoch + 1,
                 "optimizer": optim.state_dict() if optim is not None else None,
                 "scheduler": sched.state_dict() if sched is not None else None,
@@ -191,8 +194,7 @@ class TrainerBase:
                 self._scheds[name].step()
 
     def detect_anomaly(self, loss):
-        if not torch.isfinite(loss).all():
-            raise FloatingPointError("Loss is infinite or NaN!")
+        check_finite_loss(loss, self)
 
     def model_zero_grad(self, names=None):
         for name in self.get_model_names(names):

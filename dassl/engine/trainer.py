@@ -28,6 +28,7 @@ from dassl.utils import (
 )
 
 from .base import TrainerBase
+from .finite import check_finite_outputs
 from .loading import ClipLoadModelMixin, load_model_dropping_class_buffers
 from .reporting import run_metadata, split_classes, write_eval_outputs
 from .simple_net import SimpleNet
@@ -183,9 +184,11 @@ class SimpleTrainer(TrainerBase):
 
         pass_impaths = self._evaluator_takes_impaths()
         show_bar = bool(cfg_get(self.cfg.TRAIN, "PROGRESS_BAR", True))
-        for batch in tqdm(data_loader, file=sys.stderr, disable=not show_bar, leave=False, desc=split):
+        batches = tqdm(data_loader, file=sys.stderr, disable=not show_bar, leave=False, desc=split)
+        for batch_idx, batch in enumerate(batches):
             input, label = self.parse_batch_test(batch)
             output = self.model_inference(input)
+            check_finite_outputs(output, split, batch_idx, self.cfg)
             if pass_impaths and isinstance(batch, dict) and "impath" in batch:
                 self.evaluator.process(output, label, impaths=batch["impath"])
             else:
