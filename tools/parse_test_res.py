@@ -1,11 +1,13 @@
 """Mean and spread of the final test accuracy over the seed folders of one experiment (CoOp's log contract).
 
 Layout: ``<dir>/<seed folder>/log.txt`` for every non-hidden entry of ``<dir>`` (or, with ``--multi-exp``,
-``<dir>/<experiment>/<seed folder>/log.txt``). In each log, only lines after the end-of-training line
-(``Finish training``, also the older ``Finished training``; ``=> result`` with ``--test-log``) count, and
-the last ``* <keyword>: <number>%`` among them is the run's value. Prints one line per log and a summary
-``* <keyword>: <mean>% +- <std>%`` (population std, or the 95% confidence half-width ``1.96 std / sqrt(n)``
-with ``--ci95``). ``python -m tools.parse_results`` gives base/new/H tables instead.
+``<dir>/<experiment>/<seed folder>/log.txt``); a resumed run's ``log.txt-<time>`` counts too: the newest
+log that holds a result is read, and seed folders without one are named on stderr. In each log, only lines
+after the end-of-training line (``Finish training``, also the older ``Finished training``; ``=> result``
+with ``--test-log``) count, and the last ``* <keyword>: <number>%`` among them is the run's value. Prints
+one line per seed and a summary ``* <keyword>: <mean>% +- <std>%`` (population std, or the 95% confidence
+half-width ``1.96 std / sqrt(n)`` with ``--ci95``). ``python -m tools.parse_results`` gives base/new/H
+tables instead.
 
 Usage: python tools/parse_test_res.py output/base2new/test_new/dtd/shots_16/CoCoOp/cfg --test-log
 """
@@ -13,6 +15,7 @@ Usage: python tools/parse_test_res.py output/base2new/test_new/dtd/shots_16/CoCo
 from __future__ import annotations
 
 import argparse
+import glob
 import math
 import os
 import os.path as osp
@@ -50,17 +53,41 @@ def spread(values: list[float], ci95: bool) -> float:
     return 1.96 * std / math.sqrt(len(values)) if ci95 else std
 
 
+def logs_newest_first(folder: str) -> list[str]:
+    """``log.txt`` and the ``log.txt-<time>`` files of resumed runs, newest first."""
+    logs = [p for p in glob.glob(osp.join(glob.escape(folder), "log.txt*")) if osp.isfile(p)]
+    return sorted(logs, key=osp.getmtime, reverse=True)
+
+
+def folder_result(folder: str, keyword: str, start_lines) -> tuple[str, float] | None:
+    """(log path, value) from the newest log of ``folder`` that holds a result, or None."""
+    for log_path in logs_newest_first(folder):
+        value = read_metric(log_path, keyword, start_lines)
+        if value is not None:
+            return log_path, value
+    return None
+
+
 def parse_directory(directory: str, keyword: str, start_lines, ci95: bool) -> float:
-    """Print the per-log values and the summary of ``directory``; return the mean."""
+    """Print the per-seed values and the summary of ``directory``; return the mean.
+
+    A resumed run writes its result into ``log.txt-<time>``: the newest log with a result counts. Seed
+    folders without one are named on stderr and left out.
+    """
     print(f"Parsing files in {directory}")
     values = []
     for entry in visible_entries(directory):
-        log_path = osp.join(directory, entry, "log.txt")
-        if not osp.isfile(log_path):
-            raise FileNotFoundError(f"No log.txt in {osp.join(directory, entry)}")
-        value = read_metric(log_path, keyword, start_lines)
-        if value is None:
+        folder = osp.join(directory, entry)
+        if not osp.isdir(folder):
             continue
+        if not logs_newest_first(folder):
+            raise FileNotFoundError(f"No log.txt in {folder}")
+        found = folder_result(folder, keyword, start_lines)
+        if found is None:
+            print(f"Warning: no '* {keyword}: X%' after {start_lines[0]!r} in any log of {folder}; "
+                  "left out (unfinished or failed run?)", file=sys.stderr)
+            continue
+        log_path, value = found
         print(f"file: {log_path}. {keyword}: {value:.2f}%. ")
         values.append(value)
     if not values:
