@@ -281,20 +281,26 @@ def _datum_path(item) -> str:
         raise TypeError(f"Expected Datum objects in the cache, found {type(item).__name__}") from err
 
 
-def rebase_items(items: list[Datum], dataset_dir: str, source: str) -> list[Datum]:
-    """Move absolute paths of a moved data root onto ``dataset_dir``, matching on their trailing part.
+def _is_under(path: str, folder: str) -> bool:
+    folder = os.path.abspath(folder)
+    return os.path.abspath(path).startswith(folder.rstrip(os.sep) + os.sep)
 
-    Few-shot caches and ImageNet's ``preprocessed.pkl`` store absolute paths. When a path does not exist,
-    the longest trailing part of it that exists below ``dataset_dir`` gives an old-prefix -> new-prefix
-    rule, which is then applied to every path with that prefix. Paths that cannot be matched are left as
-    they are (the caller reports them).
+
+def rebase_items(items: list[Datum], dataset_dir: str, source: str) -> list[Datum]:
+    """Move absolute paths of a moved or copied data root onto ``dataset_dir``, matching their trailing part.
+
+    Few-shot caches and ImageNet's ``preprocessed.pkl`` store absolute paths. When a path is not below
+    ``dataset_dir`` (whether or not the old file still exists: ``--root`` wins), the longest trailing
+    part of it that exists below ``dataset_dir`` gives an old-prefix -> new-prefix rule, which is then
+    applied to every path with that prefix. Paths that cannot be matched are left as they are (the caller
+    reports them).
     """
     dataset_dir = os.path.abspath(dataset_dir)
     paths = [_datum_path(d) for d in items]
     mapping: dict[str, str] = {}
     unresolved: set[str] = set()
     for path in paths:
-        if os.path.isfile(path) or any(path.startswith(old) for old in mapping) or path in unresolved:
+        if _is_under(path, dataset_dir) or any(path.startswith(old) for old in mapping) or path in unresolved:
             continue
         parts = path.replace("\\", "/").split("/")
         for n in range(len(parts) - 1, 0, -1):
@@ -309,7 +315,7 @@ def rebase_items(items: list[Datum], dataset_dir: str, source: str) -> list[Datu
     for item, path in zip(items, paths):
         norm = path.replace("\\", "/")
         old = next((o for o in mapping if norm.startswith(o)), None)
-        if old is None or os.path.isfile(path):
+        if old is None or _is_under(path, dataset_dir):
             out.append(item)
             continue
         new_path = os.path.join(mapping[old], *norm[len(old) :].split("/"))
@@ -344,8 +350,10 @@ def load_pickled_items(path: str, keys: Sequence[str], dataset_dir: str, hint: s
     for key in keys:
         items = list(data[key])
         paths = [_datum_path(d) for d in items]
-        # A moved data root shows on any probe; only then pay for a per-file rebase.
-        if find_missing(paths[:: max(1, len(paths) // 1000)])[0]:
+        # A moved or copied data root shows on any probe (a path outside --root, or a missing file); only
+        # then pay for a per-file rebase. --root wins even while the old copy still exists.
+        probe = paths[:: max(1, len(paths) // 1000)]
+        if find_missing(probe)[0] or not all(_is_under(p, dataset_dir) for p in probe):
             items = rebase_items(items, dataset_dir, f'"{key}" of {path}')
             paths = [d.impath for d in items]
         check_files_exist(paths, f'the "{key}" list of {path}', hint, limit=PICKLE_CHECK_LIMIT)
