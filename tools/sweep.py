@@ -32,6 +32,7 @@ See docs/sweeps.md for the command line.
 """
 
 import argparse
+import contextlib
 import glob
 import json
 import os
@@ -39,8 +40,10 @@ import os.path as osp
 import queue
 import re
 import shlex
+import signal
 import subprocess
 import sys
+import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -254,6 +257,46 @@ def _compare_run(step, values, label, cwd):
     return Run(label, out, tuple(argv), cwd, inputs=(baseline, new))
 
 
+_CHILDREN = set()  # running train.py processes, each the leader of its own process group
+_CHILDREN_LOCK = threading.Lock()
+
+
+def run_child(argv, cwd, env, console):
+    """Run one step in its own process group (its loader workers included); return its exit code."""
+    child = subprocess.Popen(argv, cwd=cwd, env=env, stdout=console, stderr=subprocess.STDOUT,
+                             start_new_session=True)
+    with _CHILDREN_LOCK:
+        _CHILDREN.add(child)
+    try:
+        return child.wait()
+    finally:
+        with _CHILDREN_LOCK:
+            _CHILDREN.discard(child)
+
+
+@contextlib.contextmanager
+def forward_signals():
+    """SIGTERM / SIGINT / SIGHUP to the sweep reach every running step's process group, then stop the sweep
+    (children run in their own sessions, so a terminal's Ctrl-C or a scheduler's kill would miss them)."""
+    def handler(signum, frame):
+        with _CHILDREN_LOCK:
+            children = list(_CHILDREN)
+        for child in children:
+            try:
+                os.killpg(child.pid, signum)
+            except ProcessLookupError:
+                pass
+        raise KeyboardInterrupt(f"sweep stopped by signal {signum}")
+
+    signums = [getattr(signal, n) for n in ("SIGTERM", "SIGINT", "SIGHUP") if hasattr(signal, n)]
+    previous = {signum: signal.signal(signum, handler) for signum in signums}
+    try:
+        yield
+    finally:
+        for signum, old in previous.items():
+            signal.signal(signum, old)
+
+
 def run_chain(chain, env=None, echo=print):
     """Run the unfinished steps of ``chain`` in order; return [(label, status)] with status one of
     skipped / ok / failed / blocked (an earlier step failed)."""
@@ -268,8 +311,7 @@ def run_chain(chain, env=None, echo=print):
             os.makedirs(out, exist_ok=True)
             echo(f"[start] {run.label} -> {run.output_dir}")
             with open(osp.join(out, CONSOLE_FILE), "a") as console:
-                code = subprocess.run(run.argv, cwd=run.cwd, env=env, stdout=console,
-                                      stderr=subprocess.STDOUT).returncode
+                code = run_child(run.argv, run.cwd, env, console)
             failed = code != 0
             statuses.append((run.label, "failed" if failed else "ok"))
             echo(f"[{'FAIL' if failed else 'done'}] {run.label}" +
@@ -391,7 +433,9 @@ def main(argv=None, echo=print):
         params = {**spec["slurm"], **_parse_kv(args.slurm)}
         statuses = run_slurm(chains, args.slurm_folder, params, args.wait, echo)
     else:
-        statuses = run_local(chains, args.jobs, args.gpus, echo)
+        in_main = threading.current_thread() is threading.main_thread()
+        with forward_signals() if in_main else contextlib.nullcontext():
+            statuses = run_local(chains, args.jobs, args.gpus, echo)
     counts = Counter(status for _, status in statuses)
     echo("Sweep: " + ", ".join(f"{n} {s}" for s, n in counts.items()))
     for label, status in statuses:
