@@ -33,8 +33,8 @@ def check_finite_loss(loss, trainer):
     if getattr(trainer, "num_batches", None) is not None and hasattr(trainer, "batch_idx"):
         where += f", batch {trainer.batch_idx + 1}/{trainer.num_batches}"
     raise FloatingPointError(
-        f"Loss is {loss.detach().float().flatten()[0].item()} at {where}: training diverged; "
-        f"{divergence_hint(getattr(trainer, 'cfg', None))}"
+        f"Loss is infinite or NaN ({loss.detach().float().flatten()[0].item()}) at {where}: "
+        f"training diverged; {divergence_hint(getattr(trainer, 'cfg', None))}"
     )
 
 
