@@ -215,6 +215,8 @@ def run(cfg, args):
     ``--accept-config-change``). ``finished.json`` is written only when everything succeeded.
     """
     output_dir = cfg.OUTPUT_DIR
+    if int(os.environ.get("RANK", "0")) != 0:  # torchrun: rank 0 owns the folder and its records
+        return run_logged(cfg, args)
     record = run_record(cfg, args)
     with RunLock(output_dir):
         check_run_config(output_dir, record, getattr(args, "accept_config_change", False))
