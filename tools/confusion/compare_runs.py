@@ -7,7 +7,8 @@ Example (stage-1 PromptKD vs stage-2 CAPT, both evaluated on the base-class test
 Reads ``wrong_predictions.json`` of both runs (written by every evaluation) and writes, into the new run's
 directory, ``confusion_compare.json`` (``resolved_rate`` = percentage of the baseline's wrong samples the
 new run classifies correctly; ``introduced`` = samples only the new run gets wrong; per-pair count changes)
-and the heat-maps ``confusion_before.png`` / ``confusion_after.png`` (same colour scale).
+and the heat-maps ``confusion_before.png`` / ``confusion_after.png`` (same colour scale and classes: the
+most confused ones when there are more than ``heatmap.MAX_CLASSES``).
 """
 
 from __future__ import annotations
@@ -18,11 +19,13 @@ import os
 import sys
 from collections import Counter
 
+import numpy as np
+
 if __package__ in (None, ""):
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 from dassl.utils import write_json_atomic  # noqa: E402
-from tools.confusion.heatmap import plot_confusion  # noqa: E402
+from tools.confusion.heatmap import plot_confusion, top_confused_classes  # noqa: E402
 
 WRONG_FILE = "wrong_predictions.json"
 COMPARE_FILE = "confusion_compare.json"
@@ -63,10 +66,11 @@ def check_same_split(before: dict, after: dict) -> list[str]:
     return common_classnames(before, after)
 
 
-def matrix(wrong: list[dict], n: int) -> list[list[int]]:
-    m = [[0] * n for _ in range(n)]
+def matrix(wrong: list[dict], n: int) -> np.ndarray:
+    """Counts of wrong predictions [n, n]: rows ground truth, columns predicted class."""
+    m = np.zeros((n, n), dtype=np.int64)
     for w in wrong:
-        m[w["true"]][w["pred"]] += 1
+        m[w["true"], w["pred"]] += 1
     return m
 
 
@@ -122,12 +126,16 @@ def run(baseline: str, new: str, out_dir: str | None = None, plots: bool = True)
     if plots:
         names = check_same_split(before, after)
         m_b, m_a = matrix(before["wrong"], len(names)), matrix(after["wrong"], len(names))
-        top = max([v for row in m_b + m_a for v in row] + [1])
+        top = max(int(m_b.max(initial=0)), int(m_a.max(initial=0)), 1)
+        # both maps show the same classes (the most confused before or after, when there are many)
+        shown = top_confused_classes([m_b, m_a])
         result["heatmaps"] = [
             os.path.basename(plot_confusion(m_b, names, f"before: {result['baseline_wrong']} wrong",
-                                            os.path.join(out_dir, "confusion_before.png"), vmax=top)),
+                                            os.path.join(out_dir, "confusion_before.png"), vmax=top,
+                                            classes=shown)),
             os.path.basename(plot_confusion(m_a, names, f"after: {result['new_wrong']} wrong",
-                                            os.path.join(out_dir, "confusion_after.png"), vmax=top)),
+                                            os.path.join(out_dir, "confusion_after.png"), vmax=top,
+                                            classes=shown)),
         ]
     write_json_atomic(result, os.path.join(out_dir, COMPARE_FILE))
     return result
