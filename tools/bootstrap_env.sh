@@ -7,6 +7,7 @@
 # Progress goes to stderr; the only line on stdout is the environment's directory, so other
 # scripts can do: VENV_DIR="$(bash tools/bootstrap_env.sh)".
 # Requirements are only (re)installed when requirements*.txt changed since the last run.
+[ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"  # started by sh (dash): re-run under bash
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

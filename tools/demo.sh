@@ -6,6 +6,7 @@
 #   DATA=/elsewhere bash tools/demo.sh --force
 #
 # Extra arguments go to `python -m tools.demo` (see its --help).
+[ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"  # started by sh (dash): re-run under bash
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -1,6 +1,7 @@
 #!/bin/bash
 # CAPT new-class evaluation of a stage-2 run (new-class test split, SPLE.STACK.WEIGHT_FOR_NEW mixing).
 # Usage: DATA=<data root> bash scripts/capt/eval_new.sh DATASET SEED   (after stage2.sh)
+[ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"  # started by sh (dash): re-run under bash
 source "$(dirname "$0")/common.sh"
 skip_if_done has_results "${NEW_DIR}" "New-class evaluation already done: ${NEW_DIR}"
 python train.py --root "${DATA}" --seed "${SEED}" --trainer StackSPLE_PromptKD \

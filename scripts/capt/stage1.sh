@@ -1,6 +1,7 @@
 #!/bin/bash
 # CAPT stage 1: PromptKD on all training images (unlabelled); builds the Confusion Bank at the end.
 # Usage: DATA=<data root> bash scripts/capt/stage1.sh DATASET SEED
+[ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"  # started by sh (dash): re-run under bash
 source "$(dirname "$0")/common.sh"
 skip_if_done has_results "${STAGE1_DIR}" "Stage 1 already done: ${STAGE1_DIR}"
 python train.py --root "${DATA}" --seed "${SEED}" --trainer PromptKD \

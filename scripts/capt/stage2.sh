@@ -1,6 +1,7 @@
 #!/bin/bash
 # CAPT stage 2: train the Diff-Manner Adapter and MGDE on 16-shot base classes over the frozen stage 1.
 # Usage: DATA=<data root> bash scripts/capt/stage2.sh DATASET SEED   (run stage1.sh first)
+[ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"  # started by sh (dash): re-run under bash
 source "$(dirname "$0")/common.sh"
 skip_if_done has_results "${STAGE2_DIR}" "Stage 2 already done: ${STAGE2_DIR}"
 python train.py --root "${DATA}" --seed "${SEED}" --trainer StackSPLE_PromptKD \

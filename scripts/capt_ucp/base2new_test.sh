@@ -5,6 +5,7 @@
 # overrides), CFG (config stem; default vit_b16_ep10_batch4 for DAPT and UCPDAPT,
 # vit_b16_ep10_ctx_batch4 otherwise).
 # Output: ${OUTPUT}/test_new/<trainer>/<dataset>/shots16/<cfg>/seed<seed>; a finished run is skipped.
+[ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"  # started by sh (dash): re-run under bash
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 

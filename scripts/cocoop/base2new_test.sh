@@ -4,6 +4,7 @@
 #   CFG / TRAINER (env) as in base2new_train.sh; SUB=base re-evaluates on the base classes; LOADEP overrides
 #   the epoch (default: OPTIM.MAX_EPOCH of the config).
 # Output: ${OUTPUT}/base2new/test_<SUB>/<DATASET>/shots_16/<TRAINER>/<CFG>/seed<SEED>; a finished run is skipped.
+[ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"  # started by sh (dash): re-run under bash
 DATA=${DATA:-DATA}
 if [ -d "${DATA}" ]; then DATA=$(cd "${DATA}" && pwd); fi  # the script runs from the repository root
 cd "$(dirname "$0")/../.."

@@ -5,6 +5,7 @@
 #   CFG / TRAINER (env) as in xd_train.sh; SOURCE (env) the training dataset, default imagenet; LOADEP overrides
 #   the epoch (default: OPTIM.MAX_EPOCH of the config).
 # Output: ${OUTPUT}/evaluation/<TRAINER>/<CFG>_16shots/<DATASET>/seed<SEED>; a finished run is skipped.
+[ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"  # started by sh (dash): re-run under bash
 DATA=${DATA:-DATA}
 if [ -d "${DATA}" ]; then DATA=$(cd "${DATA}" && pwd); fi  # the script runs from the repository root
 cd "$(dirname "$0")/../.."

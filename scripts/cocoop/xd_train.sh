@@ -3,6 +3,7 @@
 # Usage: DATA=/path/to/datasets bash scripts/cocoop/xd_train.sh [DATASET] SEED    (DATASET default imagenet)
 #   CFG / TRAINER (env) as in base2new_train.sh.
 # Output: ${OUTPUT}/<DATASET>/<TRAINER>/<CFG>_16shots/seed<SEED>; a finished run is skipped.
+[ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"  # started by sh (dash): re-run under bash
 DATA=${DATA:-DATA}
 if [ -d "${DATA}" ]; then DATA=$(cd "${DATA}" && pwd); fi  # the script runs from the repository root
 cd "$(dirname "$0")/../.."

@@ -4,6 +4,7 @@
 #   CFG default: vit_b16_ctxv1 (vit_b16_ep50_ctxv1 for imagenet); also vit_b16_ep10_ctx_batch4 (CaPT re-run),
 #   vit_b16_ep10_bs4_lr35 (DePT re-run).
 # Output: ${OUTPUT}/base2new/train_base/<DATASET>/shots_16/CoOp/<CFG>/seed<SEED>; a finished run is skipped.
+[ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"  # started by sh (dash): re-run under bash
 DATA=${DATA:-DATA}
 if [ -d "${DATA}" ]; then DATA=$(cd "${DATA}" && pwd); fi  # the script runs from the repository root
 cd "$(dirname "$0")/../.."

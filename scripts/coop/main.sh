@@ -4,6 +4,7 @@
 #   e.g. bash scripts/coop/main.sh caltech101 rn50 end 16 16 False
 #   CFG: configs/trainers/CoOp/<CFG>.yaml; CTP: end | middle | front; CSC: False | True.
 # Output: ${OUTPUT}/<DATASET>/CoOp/<CFG>_<SHOTS>shots/nctx<NCTX>_csc<CSC>_ctp<CTP>/seed<SEED>; finished runs are skipped.
+[ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"  # started by sh (dash): re-run under bash
 DATA=${DATA:-DATA}
 if [ -d "${DATA}" ]; then DATA=$(cd "${DATA}" && pwd); fi  # the script runs from the repository root
 cd "$(dirname "$0")/../.."

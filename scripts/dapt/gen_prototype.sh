@@ -5,6 +5,7 @@
 # Usage: DATA=/path/to/datasets bash scripts/dapt/gen_prototype.sh <dataset> <seed>
 # Environment: DATA (default DATA), OUTPUT (output root, default output), EXTRA_OPTS (more KEY VALUE
 # overrides), CFG (default vit_b16_ep10_batch4).
+[ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"  # started by sh (dash): re-run under bash
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 

@@ -1,6 +1,7 @@
 #!/bin/bash
 # IVLP base-to-new, evaluating the epoch-20 model of base2new_train.sh on the new classes.
 # Usage: DATA=/path/to/datasets bash scripts/ivlp/base2new_test.sh <dataset> <seed>
+[ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"  # started by sh (dash): re-run under bash
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 

@@ -2,6 +2,7 @@
 # IVLP base-to-new, training on the base classes (16 shots).
 # Usage: DATA=/path/to/datasets bash scripts/ivlp/base2new_train.sh <dataset> <seed>
 # A run whose log already ends with its elapsed time is skipped; an interrupted one resumes.
+[ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"  # started by sh (dash): re-run under bash
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 

@@ -5,6 +5,7 @@
 # KD weight: 1000 as in the upstream script; the paper used 200 for fgvc_aircraft, oxford_flowers and dtd
 # (set KD_WEIGHT=200 in the environment for those).
 # Usage: DATA=/path/to/datasets bash scripts/promptkd/base2new_train.sh <dataset> <seed>
+[ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"  # started by sh (dash): re-run under bash
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 

@@ -5,6 +5,7 @@
 # Usage: DATA=/path/to/datasets bash scripts/promptkd/train_teacher.sh <dataset> <seed> [KEY VALUE ...]
 # Environment: CFG (PromptSRC config name, default vit_l14_c2_ep20_batch8_4+4ctx), TEACHER_ROOT.
 # Extra KEY VALUE pairs are passed to train.py (e.g. MODEL.CLIP_WEIGHTS_DIR /path/to/weights).
+[ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"  # started by sh (dash): re-run under bash
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 

@@ -2,6 +2,7 @@
 # PromptKD cross-dataset: distil the ImageNet teacher (teacher_model/ImageNet-xd/VLPromptLearner_large/
 # model.pth.tar-20) on the unlabelled train images of the target dataset, all classes.
 # Usage: DATA=/path/to/datasets bash scripts/promptkd/xd_train.sh <dataset> <seed>
+[ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"  # started by sh (dash): re-run under bash
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 

@@ -1,6 +1,7 @@
 #!/bin/bash
 # PromptSRC cross-dataset: evaluate the ImageNet model of xd_train.sh (epoch 20) on another dataset.
 # Usage: DATA=/path/to/datasets bash scripts/promptsrc/xd_test.sh <dataset> <seed>
+[ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"  # started by sh (dash): re-run under bash
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 

@@ -1,6 +1,7 @@
 #!/bin/bash
 # PromptSRC cross-dataset: train on ImageNet (16 shots, all classes); evaluate with xd_test.sh.
 # Usage: DATA=/path/to/datasets bash scripts/promptsrc/xd_train.sh imagenet <seed>
+[ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"  # started by sh (dash): re-run under bash
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
