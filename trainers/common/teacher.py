@@ -21,6 +21,12 @@ from trainers.common.vl_prompt import IVLPDesign, VLPromptModel, check_input_siz
 MODALS = ("base2novel", "cross")
 STUDENT_FOLDER = "VLPromptLearner"
 TEACHER_SCRIPT = "scripts/promptkd/train_teacher.sh"
+# Folder names of PromptKD's released teachers that differ from our DATASET.NAME, accepted under TEACHER_ROOT
+# when the DATASET.NAME folder holds no checkpoint.
+RELEASE_FOLDER_ALIASES = {
+    "FGVCAircraft": ("FGVCaircraft",),
+    "StanfordCars": ("StandfordCars",),
+}
 
 
 def teacher_design(node) -> IVLPDesign:
@@ -40,30 +46,50 @@ def _last_epoch_file(folder: str) -> str | None:
     return None if last is None else os.path.join(folder, f"model.pth.tar-{last}")
 
 
+def _file_in_folder(expected: str) -> str | None:
+    """``expected`` if it exists, else the highest ``model.pth.tar-<N>`` of its folder (a PromptSRC run ends
+    with its last epoch file and writes no best file; a note says so), else None."""
+    if os.path.isfile(expected):
+        return expected
+    fallback = _last_epoch_file(os.path.dirname(expected))
+    if fallback is not None:
+        print(f"Note: teacher file {expected} not found; using the last-epoch file {fallback}")
+    return fallback
+
+
 def teacher_checkpoint_path(root: str, dataset_name: str, modal: str) -> str:
     """Path of the teacher checkpoint for a dataset and ``TRAINER.MODAL``.
 
     base2novel: ``<root>/<DATASET.NAME>/VLPromptLearner/model-best.pth.tar``; cross:
     ``<root>/ImageNet-xd/VLPromptLearner_large/model.pth.tar-20``. When that file is absent, the highest
     ``model.pth.tar-<N>`` of the same folder is used (a PromptSRC run ends with its last epoch file and
-    writes no best file) and a note says so. Neither present: FileNotFoundError explaining how to train one.
+    writes no best file) and a note says so. Without either, the folder names of PromptKD's release
+    (:data:`RELEASE_FOLDER_ALIASES`, e.g. ``FGVCaircraft`` for ``FGVCAircraft``) are tried the same way, and
+    a note names the alias used. None present: FileNotFoundError explaining how to train one.
     """
     if modal not in MODALS:
         raise ValueError(f"TRAINER.MODAL must be one of {list(MODALS)}, got {modal!r}")
     if modal == "base2novel":
         folder = os.path.join(root, dataset_name, STUDENT_FOLDER)
         expected = os.path.join(folder, "model-best.pth.tar")
+        aliases = RELEASE_FOLDER_ALIASES.get(dataset_name, ())
     else:
         folder = os.path.join(root, "ImageNet-xd", "VLPromptLearner_large")
         expected = os.path.join(folder, "model.pth.tar-20")
-    if os.path.isfile(expected):
-        return expected
-    fallback = _last_epoch_file(folder)
-    if fallback is not None:
-        print(f"Note: teacher file {expected} not found; using the last-epoch file {fallback}")
-        return fallback
+        aliases = ()
+    found = _file_in_folder(expected)
+    for alias in aliases:
+        if found is not None:
+            break
+        found = _file_in_folder(os.path.join(root, alias, STUDENT_FOLDER, os.path.basename(expected)))
+        if found is not None:
+            print(f"Note: no teacher checkpoint under {os.path.join(root, dataset_name)}; using {found} "
+                  f"(alias {alias!r}: PromptKD's release spells the {dataset_name} folder that way)")
+    if found is not None:
+        return found
+    also = "".join(f" (or the release's spelling {os.path.join(root, a, STUDENT_FOLDER)})" for a in aliases)
     raise FileNotFoundError(
-        f"PromptKD teacher checkpoint not found: expected {expected} "
+        f"PromptKD teacher checkpoint not found: expected {expected}{also} "
         f"(TRAINER.PROMPTKD.TEACHER_ROOT={root!r}, relative to the working directory {os.getcwd()}).\n"
         f"Download the published teacher, or train one with our PromptSRC trainer on the base classes "
         f"(ViT-L/14 config configs/trainers/PromptSRC/vit_l14_c2_ep20_batch8_4+4ctx.yaml, 16 shots, "

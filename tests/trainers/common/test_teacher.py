@@ -50,3 +50,31 @@ def test_teacher_ckpt_key_takes_a_file_or_a_run_folder(tmp_path):
     )
     node.TEACHER_CKPT = str(run_dir / "VLPromptLearner" / "model.pth.tar-3")
     assert teacher.resolve_teacher_checkpoint(node, "Caltech101", "base2novel") == node.TEACHER_CKPT
+
+
+@pytest.mark.parametrize("name, alias", [("FGVCAircraft", "FGVCaircraft"), ("StanfordCars", "StandfordCars")])
+def test_release_folder_spellings_are_accepted_with_a_note(tmp_path, capsys, name, alias):
+    with pytest.raises(FileNotFoundError) as err:
+        teacher.teacher_checkpoint_path(str(tmp_path), name, "base2novel")
+    assert str(tmp_path / alias / "VLPromptLearner") in str(err.value)
+    released = tmp_path / alias / "VLPromptLearner" / "model-best.pth.tar"
+    released.parent.mkdir(parents=True)
+    released.write_text("x")
+    assert teacher.teacher_checkpoint_path(str(tmp_path), name, "base2novel") == str(released)
+    note = capsys.readouterr().out
+    assert f"alias {alias!r}" in note and str(released) in note
+    # the DATASET.NAME folder wins when it holds a checkpoint (here only a last-epoch file)
+    ours = tmp_path / name / "VLPromptLearner" / "model.pth.tar-20"
+    ours.parent.mkdir(parents=True)
+    ours.write_text("x")
+    assert teacher.teacher_checkpoint_path(str(tmp_path), name, "base2novel") == str(ours)
+    assert "alias" not in capsys.readouterr().out
+
+
+def test_aliases_apply_only_to_their_dataset(tmp_path):
+    (tmp_path / "FGVCaircraft" / "VLPromptLearner").mkdir(parents=True)
+    (tmp_path / "FGVCaircraft" / "VLPromptLearner" / "model-best.pth.tar").write_text("x")
+    with pytest.raises(FileNotFoundError):
+        teacher.teacher_checkpoint_path(str(tmp_path), "StanfordCars", "base2novel")
+    with pytest.raises(FileNotFoundError):
+        teacher.teacher_checkpoint_path(str(tmp_path), "FGVCAircraft", "cross")
