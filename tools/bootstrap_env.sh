@@ -6,7 +6,8 @@
 #
 # Progress goes to stderr; the only line on stdout is the environment's directory, so other
 # scripts can do: VENV_DIR="$(bash tools/bootstrap_env.sh)".
-# Requirements are only (re)installed when requirements*.txt changed since the last run.
+# Requirements are only (re)installed when requirements*.txt changed since the last run. The versions are
+# those of requirements-lock.txt (pip constraints); BOOTSTRAP_LOCK=0 installs the ranges of requirements.txt.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"  # started by sh (dash): re-run under bash
 set -euo pipefail
 
@@ -29,13 +30,22 @@ else
     fi
 fi
 
+LOCK=()
+case "${BOOTSTRAP_LOCK:-1}" in
+    1) LOCK=(-c requirements-lock.txt) ;;
+    0) ;;
+    *) log "BOOTSTRAP_LOCK must be 1 (the versions of requirements-lock.txt) or 0 (the ranges), got '${BOOTSTRAP_LOCK}'"
+       exit 2 ;;
+esac
+
 STAMP="${VENV_DIR}/.requirements-stamp"
-WANT="$(cat "${REPO}"/requirements*.txt | sha256sum | cut -d' ' -f1)"
+WANT="$({ cat "${REPO}"/requirements*.txt; echo "lock=${#LOCK[@]}"; } | sha256sum | cut -d' ' -f1)"
 if [[ -f "${STAMP}" && "$(cat "${STAMP}")" == "${WANT}" ]]; then
     log "requirements already installed"
 else
-    log "installing requirements-dev.txt (torch wheels are large: the first run takes a while)"
-    (cd "${REPO}" && "${VENV_DIR}/bin/python" -m pip install --disable-pip-version-check -r requirements-dev.txt >&2)
+    log "installing requirements-dev.txt ${LOCK[*]} (torch wheels are large: the first run takes a while)"
+    (cd "${REPO}" && "${VENV_DIR}/bin/python" -m pip install --disable-pip-version-check \
+        -r requirements-dev.txt ${LOCK[@]+"${LOCK[@]}"} >&2)
     echo "${WANT}" > "${STAMP}"
 fi
 
