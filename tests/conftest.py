@@ -78,8 +78,9 @@ def toy_world(tmp_path_factory, toy_weights_dir) -> ToyWorld:
     try:
         load(root, download=False)
     except (FileNotFoundError, RuntimeError, OSError) as err:
-        pytest.skip(f"Fashion-MNIST source files are not installed ({err}); "
-                    "install the Debian package dataset-fashion-mnist")
+        from toy_data import missing_fashion_mnist
+
+        missing_fashion_mnist(f"Fashion-MNIST source files are not installed ({err})")
     config = PrepareConfig(seed=1, pool_per_class=2, train_per_class=12, val_per_class=4, test_per_class=6)
     prepare(root, config, workers=1, verbose=False, download=False)
     for name in SHIFTS:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
+from toy_data import missing_fashion_mnist
 
 from tools.toy_world import source
 from tools.toy_world.prepare import PrepareConfig, prepare
@@ -18,14 +22,13 @@ def small_config() -> PrepareConfig:
 
 @pytest.fixture(scope="session")
 def fmnist_dir(tmp_path_factory):
-    """The directory holding the Fashion-MNIST IDX files; skips the test when they are not installed."""
-    for directory in (source.DEBIAN_DIR,):
+    """The directory holding the Fashion-MNIST IDX files (``FASHION_MNIST_DIR``, else the Debian package's);
+    skips the test when they are not installed (fails it under ``REQUIRE_FASHION_MNIST=1``)."""
+    candidates = [Path(d) for d in (os.environ.get(source.ENV_VAR), source.DEBIAN_DIR) if d]
+    for directory in candidates:
         if source.files_in(directory) is not None:
             return directory
-    pytest.skip(
-        f"Fashion-MNIST IDX files not found in {source.DEBIAN_DIR}; "
-        "install the Debian package dataset-fashion-mnist to run the toy-world data tests"
-    )
+    missing_fashion_mnist(f"Fashion-MNIST IDX files not found in {', '.join(map(str, candidates))}")
 
 
 @pytest.fixture(scope="session")
