@@ -146,7 +146,9 @@ def test_new_classes_by_eval_only_and_by_rerun(runs):
     acc_eval = new_class_results(eval_dir)
     rerun_dir = runs["tmp"] / "rerun"
     shutil.copytree(runs["stage2"], rerun_dir)
-    train(toy, argv(runs["root"], rerun_dir, "StackSPLE_PromptKD", runs["config2"], opts))
+    # a finished stage-2 folder re-tested on the new classes (the other half: a deliberate config change)
+    train(toy, argv(runs["root"], rerun_dir, "StackSPLE_PromptKD", runs["config2"], opts,
+                    extra=["--accept-config-change"]))
     acc_rerun = new_class_results(rerun_dir / "new_classes")
     # WEIGHT_FOR_NEW 0: new-class accuracy is the stage-1 PromptKD accuracy on the new test set
     train(toy, argv(runs["root"], runs["tmp"] / "stage1_new", "PromptKD", CONFIG1,
