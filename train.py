@@ -22,6 +22,10 @@ Added: a run holds an exclusive lock on its output folder, refuses a folder made
 
 Differences: ``--seed 0`` is honoured (any explicitly given seed counts);
 ``--deterministic`` enables deterministic algorithms and seeded workers.
+
+Several GPUs: ``torchrun --nproc_per_node N train.py ...`` runs one DistributedDataParallel run over N
+processes (``WORLD_SIZE`` > 1 in the environment); rank 0 alone writes ``log.txt``, TensorBoard,
+checkpoints and results, the other ranks print nothing. See README.md, "Several GPUs".
 """
 
 import argparse
@@ -58,6 +62,13 @@ from dassl.utils import (
     setup_logger,
     unsafe_pickle_allowed,
     write_text_atomic,
+)
+from dassl.utils.distributed import (
+    cleanup_distributed,
+    get_rank,
+    get_world_size,
+    init_distributed,
+    is_main_process,
 )
 
 
@@ -212,35 +223,52 @@ def run(cfg, args):
     """Train and/or test in ``cfg.OUTPUT_DIR`` while holding its lock; return the trainer.
 
     The folder must not be in use by another run, nor hold a run made with another config (unless
-    ``--accept-config-change``). ``finished.json`` is written only when everything succeeded.
+    ``--accept-config-change``). ``finished.json`` is written only when everything succeeded. Under
+    ``torchrun`` the process group is started here, and rank 0 alone owns the folder and its records.
     """
-    output_dir = cfg.OUTPUT_DIR
-    if int(os.environ.get("RANK", "0")) != 0:  # torchrun: rank 0 owns the folder and its records
-        return run_logged(cfg, args)
-    record = run_record(cfg, args)
-    with RunLock(output_dir):
-        check_run_config(output_dir, record, getattr(args, "accept_config_change", False))
-        mark_started(output_dir)
-        trainer = run_logged(cfg, args)
-        if args.eval_only or not args.no_train:
-            kind = "eval" if args.eval_only else "train"
-            mark_finished(output_dir, kind, record, loaded_weights(outside=output_dir, forget=True))
-        return trainer
+    init_distributed(cfg.USE_CUDA)
+    try:
+        if not is_main_process():
+            return run_logged(cfg, args)
+        output_dir = cfg.OUTPUT_DIR
+        record = run_record(cfg, args)
+        with RunLock(output_dir):
+            check_run_config(output_dir, record, getattr(args, "accept_config_change", False))
+            mark_started(output_dir)
+            trainer = run_logged(cfg, args)
+            if args.eval_only or not args.no_train:
+                kind = "eval" if args.eval_only else "train"
+                mark_finished(output_dir, kind, record, loaded_weights(outside=output_dir, forget=True))
+            return trainer
+    finally:
+        cleanup_distributed()
+
+
+def silence_stdout():
+    """Send this process's prints nowhere (non-zero ranks); returns the stream to close."""
+    devnull = open(os.devnull, "w")
+    sys.stdout = devnull
+    return devnull
 
 
 def run_logged(cfg, args):
-    """Run with log.txt and, on failure, the traceback in exceptions.txt."""
+    """Run with log.txt and, on failure, the traceback in exceptions.txt (both rank 0's only)."""
+    rank0 = is_main_process()
     exceptions_path = osp.join(cfg.OUTPUT_DIR, EXCEPTIONS_FILE)
-    if osp.exists(exceptions_path):
+    if rank0 and osp.exists(exceptions_path):
         os.remove(exceptions_path)
-    logger = setup_logger(cfg.OUTPUT_DIR)
+    console = sys.stdout
+    logger = setup_logger(cfg.OUTPUT_DIR) if rank0 else silence_stdout()
     previous = configure_torch(cfg)
     try:
+        if get_world_size() > 1:
+            print(f"Distributed run: {get_world_size()} processes, this log is rank {get_rank()}'s")
         if cfg.SEED >= 0:
             print(f"Setting fixed seed: {cfg.SEED}")
             set_random_seed(cfg.SEED)
         print_args(args, cfg)
-        remove_stale_temp_files(cfg.OUTPUT_DIR)
+        if rank0:
+            remove_stale_temp_files(cfg.OUTPUT_DIR)
         if cfg.TRAIN.COLLECT_ENV_INFO:
             print("Collecting env info ...")
             print(f"** System info **\n{collect_env_info()}\n")
@@ -248,14 +276,15 @@ def run_logged(cfg, args):
         with unsafe_pickle_allowed(cfg.ALLOW_UNSAFE_PICKLE):
             return train_or_test(cfg, args)
     except BaseException:
-        write_text_atomic(traceback.format_exc(), exceptions_path)
+        if rank0:
+            write_text_atomic(traceback.format_exc(), exceptions_path)
         raise
     finally:
         sys.stdout.flush()
         restore_torch(previous)
         if logger is not None:
             if sys.stdout is logger:
-                sys.stdout = logger.console
+                sys.stdout = console
             logger.close()
 
 

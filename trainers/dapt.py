@@ -33,6 +33,7 @@ from dassl.data.transforms import build_transform
 from dassl.engine import TRAINER_REGISTRY
 from dassl.engine.reporting import run_metadata, write_unevaluated_run
 from dassl.utils import load_tensor_pickle
+from dassl.utils.distributed import is_main_process
 from datasets.splits import fewshot_cache_path, load_pickled_items, write_pickle_atomic
 from trainers.ucp.network import (
     LearnableParamsNetwork,
@@ -197,7 +198,7 @@ class DAPT(LearnableParamsTrainer):
     def train(self):
         if self.cfg.TRAINER.DAPT.PROTOTYPE_GEN:
             print("TRAINER.DAPT.PROTOTYPE_GEN is set: prototypes written, no training")
-            if cfg_get(self.cfg.TEST, "WRITE_RESULTS", True):
+            if cfg_get(self.cfg.TEST, "WRITE_RESULTS", True) and is_main_process():
                 meta = run_metadata(self.cfg, self.cfg.TRAINER.NAME or type(self).__name__, None)
                 write_unevaluated_run(self.output_dir, meta, {"prototypes": self.prototype_file})
             return

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 
 from dassl.config import add_cfg_node, cfg_hook
 from dassl.engine import TRAINER_REGISTRY
+from dassl.utils.distributed import all_reduce_mean
 from datasets.templates import get_templates
 from trainers.common.coop_prompt import CoOpPromptLearner
 from trainers.kgcoop import INIT_PHRASE, text_anchors
@@ -63,10 +64,12 @@ def prograd_backward(params: list[torch.nn.Parameter], loss_xe: torch.Tensor, lo
 
     The KL gradient is taken first (``autograd.grad``, graph kept), then ``loss_xe.backward()``; tensors
     that receive no gradient from either loss are skipped. The caller zeroes gradients before and steps
-    the optimizer after.
+    the optimizer after. In a distributed run ``backward()`` averages the cross-entropy gradients over the
+    processes (DDP) and the KL gradients are averaged here, so the projection is that of the global batch.
     """
     params = [p for p in params if p.requires_grad]
     kl_grads = torch.autograd.grad(loss_kl, params, retain_graph=True, allow_unused=True)
+    kl_grads = all_reduce_mean(kl_grads)
     loss_xe.backward()
     for p, g_kl in zip(params, kl_grads):
         if p.grad is None or g_kl is None:

@@ -40,6 +40,7 @@ from dassl.config import add_cfg_node, cfg_hook
 from dassl.engine import TRAINER_REGISTRY
 from dassl.engine.loading import resolve_model_file
 from dassl.utils import load_checkpoint
+from dassl.utils.distributed import barrier, is_main_process
 from trainers.common.backbone import load_clip
 from trainers.common.base import ClipTrainer
 from trainers.common.losses import kd_loss
@@ -215,8 +216,10 @@ class PromptKD(ClipTrainer):
 
     def after_train(self):
         super().after_train()
-        for hook in STAGE1_HOOKS:
-            hook(self)
+        if is_main_process():  # the hooks write files (CAPT's bank): once, by rank 0
+            for hook in STAGE1_HOOKS:
+                hook(self)
+        barrier()
 
 
 # ------------------------------------------------------------------------------ re-use of a trained run

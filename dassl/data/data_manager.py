@@ -10,12 +10,13 @@ from torch.utils.data import Dataset as TorchDataset
 
 from dassl.config.engine_keys import cfg_get
 from dassl.utils import read_image
+from dassl.utils.distributed import get_rank, get_world_size, is_distributed, shared_seed
 
 from .datasets import build_dataset
-from .samplers import build_sampler
+from .samplers import build_distributed_train_sampler, build_sampler
 from .transforms import INTERPOLATION_MODES, build_transform
 
-__all__ = ["DataManager", "DatasetWrapper", "build_data_loader", "seed_worker"]
+__all__ = ["DataManager", "DatasetWrapper", "build_data_loader", "per_process_batch_size", "seed_worker"]
 
 
 def seed_worker(worker_id):
@@ -23,6 +24,20 @@ def seed_worker(worker_id):
     seed = torch.initial_seed() % 2**32
     random.seed(seed)
     np.random.seed(seed)
+
+
+def per_process_batch_size(batch_size, world_size):
+    """Share of a global training batch that each of ``world_size`` processes loads.
+
+    ``DATALOADER.TRAIN_X.BATCH_SIZE`` (and ``TRAIN_U``) is the global batch: the published learning
+    rates stay valid on any number of GPUs, and the averaged gradient is that of the same batch size.
+    """
+    if batch_size % world_size != 0:
+        raise ValueError(
+            f"DATALOADER training BATCH_SIZE {batch_size} is the global batch and must be divisible by the "
+            f"{world_size} processes (WORLD_SIZE); choose a multiple of {world_size}"
+        )
+    return batch_size // world_size
 
 
 def build_data_loader(
@@ -43,9 +58,18 @@ def build_data_loader(
     """
     if not data_source:
         raise ValueError(f"Cannot build a {'train' if is_train else 'test'} loader from an empty data source")
-    sampler = build_sampler(
-        sampler_type, cfg=cfg, data_source=data_source, batch_size=batch_size, n_domain=n_domain, n_ins=n_ins
-    )
+    num_items = len(data_source)
+    if is_train and is_distributed():
+        batch_size = per_process_batch_size(batch_size, get_world_size())
+        sampler = build_distributed_train_sampler(
+            sampler_type, data_source, get_world_size(), get_rank(), shared_seed(cfg.SEED)
+        )
+        num_items = len(sampler)  # this process's shard
+    else:
+        sampler = build_sampler(
+            sampler_type, cfg=cfg, data_source=data_source, batch_size=batch_size, n_domain=n_domain,
+            n_ins=n_ins
+        )
     wrapper = dataset_wrapper or DatasetWrapper
     deterministic = cfg_get(cfg.TRAIN, "DETERMINISTIC", False)
     loader = torch.utils.data.DataLoader(
@@ -53,7 +77,7 @@ def build_data_loader(
         batch_size=batch_size,
         sampler=sampler,
         num_workers=cfg.DATALOADER.NUM_WORKERS,
-        drop_last=is_train and len(data_source) >= batch_size,
+        drop_last=is_train and num_items >= batch_size,
         pin_memory=torch.cuda.is_available() and cfg.USE_CUDA,
         worker_init_fn=seed_worker if deterministic else None,
     )

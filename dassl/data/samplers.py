@@ -4,9 +4,17 @@ import copy
 import random
 from collections import defaultdict
 
+from torch.utils.data.distributed import DistributedSampler
 from torch.utils.data.sampler import RandomSampler, Sampler, SequentialSampler
 
-__all__ = ["build_sampler", "RandomDomainSampler", "SeqDomainSampler", "RandomClassSampler"]
+__all__ = [
+    "build_sampler",
+    "build_distributed_train_sampler",
+    "EvalShardSampler",
+    "RandomDomainSampler",
+    "SeqDomainSampler",
+    "RandomClassSampler",
+]
 
 
 class RandomDomainSampler(Sampler):
@@ -123,3 +131,54 @@ def build_sampler(sampler_type, cfg=None, data_source=None, batch_size=32, n_dom
         f"Unknown sampler type: {sampler_type!r}; expected one of RandomSampler, SequentialSampler, "
         "RandomDomainSampler, SeqDomainSampler, RandomClassSampler"
     )
+
+
+def build_distributed_train_sampler(sampler_type, data_source, num_replicas, rank, seed):
+    """This rank's shard of a training epoch (``torch`` ``DistributedSampler``).
+
+    ``RandomSampler`` becomes a seeded shuffle (the trainer calls ``set_epoch`` every epoch, so every
+    epoch has its own order and every rank the same one), ``SequentialSampler`` a fixed order. The
+    shards are disjoint and together cover the data set (the last few items are repeated so that every
+    rank gets the same count). The batch-composing samplers cannot be split this way.
+    """
+    if sampler_type not in ("RandomSampler", "SequentialSampler"):
+        raise ValueError(
+            f"DATALOADER sampler {sampler_type!r} cannot be sharded over {num_replicas} processes; "
+            "distributed training supports RandomSampler and SequentialSampler"
+        )
+    return DistributedSampler(
+        data_source,
+        num_replicas=num_replicas,
+        rank=rank,
+        shuffle=sampler_type == "RandomSampler",
+        seed=seed,
+        drop_last=False,
+    )
+
+
+class EvalShardSampler(Sampler):
+    """Rank ``rank``'s share of an evaluation: positions ``rank, rank + W, ...`` of ``0..ceil(n / W) * W``.
+
+    Positions past the data wrap round to its start (index ``position % n``), so every rank evaluates
+    the same number of items and the outputs can be gathered as equal-size tensors. :meth:`positions`
+    tells which position each yielded item has; positions ``>= n`` are the padding duplicates to drop.
+    """
+
+    def __init__(self, num_items, num_replicas, rank):
+        if num_items <= 0:
+            raise ValueError(f"Cannot shard an evaluation of {num_items} items")
+        if not 0 <= rank < num_replicas:
+            raise ValueError(f"rank {rank} is outside 0..{num_replicas - 1}")
+        self.num_items = num_items
+        self.num_replicas = num_replicas
+        self.rank = rank
+        self.per_rank = -(-num_items // num_replicas)
+
+    def positions(self):
+        return list(range(self.rank, self.per_rank * self.num_replicas, self.num_replicas))
+
+    def __iter__(self):
+        return iter([p % self.num_items for p in self.positions()])
+
+    def __len__(self):
+        return self.per_rank

@@ -13,6 +13,7 @@ from dassl.utils import (
     set_rng_state,
     tolist_if_not,
 )
+from dassl.utils.distributed import barrier, is_main_process
 
 from .finite import check_finite_loss, check_finite_state
 from .writer import SummaryWriter
@@ -77,6 +78,12 @@ class TrainerBase:
             print("Restored random number generator states")
 
     def save_model(self, epoch, directory, is_best=False, val_result=None, model_name=""):
+        """Write the checkpoints (rank 0 only in a distributed run; every rank waits until they exist)."""
+        if is_main_process():
+            self._write_checkpoints(epoch, directory, is_best, val_result, model_name)
+        barrier()
+
+    def _write_checkpoints(self, epoch, directory, is_best, val_result, model_name):
         extra = self.trainer_state()
         for name in self.get_model_names():
             optim = self._optims[name]
@@ -128,7 +135,8 @@ class TrainerBase:
 
     # ---------------------------------------------------------------- writer
     def init_writer(self, log_dir):
-        if self.__dict__.get("_writer") is None:
+        """Open the TensorBoard writer (rank 0 only: the other ranks write nothing)."""
+        if self.__dict__.get("_writer") is None and is_main_process():
             print(f"Initialize tensorboard (log_dir={log_dir})")
             self._writer = SummaryWriter(log_dir=log_dir)
 

@@ -26,8 +26,11 @@ from dassl.utils import (
     mkdir_if_missing,
     prune_rolling_checkpoints,
 )
+from dassl.utils.distributed import get_world_size, is_distributed, is_main_process, local_rank
 
 from .base import TrainerBase
+from .ddp import wrap_model
+from .distributed_eval import ShardedEvaluation, shard_loader
 from .finite import check_finite_outputs
 from .loading import ClipLoadModelMixin, load_model_dropping_class_buffers
 from .reporting import run_metadata, split_classes, write_eval_outputs
@@ -56,12 +59,15 @@ class SimpleTrainer(TrainerBase):
     """
 
     data_wiring = "coop"
+    # Why this trainer cannot train on several processes (None: it can); checked when the trainer is built.
+    distributed_unsupported = None
 
     def __init__(self, cfg):
         super().__init__()
         self.check_cfg(cfg)
+        self.check_distributed_support()
         if torch.cuda.is_available() and cfg.USE_CUDA:
-            self.device = torch.device("cuda")
+            self.device = torch.device("cuda", local_rank()) if is_distributed() else torch.device("cuda")
         else:
             self.device = torch.device("cpu")
         self.start_epoch = self.epoch = 0
@@ -77,6 +83,13 @@ class SimpleTrainer(TrainerBase):
 
     def check_cfg(self, cfg):
         """Validate trainer-specific settings (``self.cfg`` is not set yet)."""
+
+    def check_distributed_support(self):
+        """Refuse a distributed run of a trainer that declares it cannot have one."""
+        if is_distributed() and self.distributed_unsupported:
+            raise RuntimeError(f"{type(self).__name__} cannot run on several processes (torchrun "
+                               f"WORLD_SIZE={get_world_size()}): {self.distributed_unsupported}. "
+                               "Run it in a single process.")
 
     def build_data_loader(self):
         dm = DataManager(self.cfg, wiring=self.data_wiring)
@@ -101,6 +114,10 @@ class SimpleTrainer(TrainerBase):
         self.optim = build_optimizer(self.model, cfg.OPTIM)
         self.sched = build_lr_scheduler(self.optim, cfg.OPTIM)
         self.register_model("model", self.model, self.optim, self.sched)
+        if is_distributed():
+            # registered unwrapped (checkpoint keys without "module."); the forward goes through DDP
+            self.model = wrap_model(self.model, self.device)
+            self.gradients_synchronised = True
 
     def train(self):
         super().train(self.start_epoch, self.max_epoch)
@@ -124,10 +141,28 @@ class SimpleTrainer(TrainerBase):
     def before_train(self):
         directory = self.cfg.RESUME or self.cfg.OUTPUT_DIR
         self.start_epoch = self.resume_model_if_exist(directory)
-        writer_dir = osp.join(self.output_dir, "tensorboard")
-        mkdir_if_missing(writer_dir)
-        self.init_writer(writer_dir)
+        if is_distributed():
+            self.setup_distributed_training()
+        if is_main_process():
+            writer_dir = osp.join(self.output_dir, "tensorboard")
+            mkdir_if_missing(writer_dir)
+            self.init_writer(writer_dir)
         self.time_start = time.time()
+
+    def setup_distributed_training(self):
+        """Make sure gradients are averaged over the processes before training on several of them.
+
+        The default ``build_model`` wraps its model in DDP; a trainer that builds its own model sets
+        ``self.gradients_synchronised`` once it has done the same, or is refused here (its processes
+        would silently train diverging copies).
+        """
+        trains = any(optim is not None for optim in self._optims.values())
+        if trains and not getattr(self, "gradients_synchronised", False):
+            raise RuntimeError(
+                f"{type(self).__name__} builds a model without DistributedDataParallel, so its processes "
+                "would not share gradients; wrap the trained module (dassl.engine.ddp) and set "
+                "self.gradients_synchronised = True, or run it in a single process"
+            )
 
     def after_epoch(self):
         last_epoch = (self.epoch + 1) == self.max_epoch
@@ -143,7 +178,7 @@ class SimpleTrainer(TrainerBase):
         # Every epoch is saved so that a killed run resumes where it stopped; files that
         # CHECKPOINT_FREQ does not ask for are pruned, keeping the previous one as a fallback.
         self.save_model(self.epoch, self.output_dir)
-        for name in self.get_model_names():
+        for name in self.get_model_names() if is_main_process() else ():
             prune_rolling_checkpoints(osp.join(self.output_dir, name), self.epoch + 1, freq,
                                       keep_previous=not (last_epoch or meet_checkpoint_freq))
 
@@ -183,22 +218,44 @@ class SimpleTrainer(TrainerBase):
         self._use_split_classnames(data_loader)
 
         pass_impaths = self._evaluator_takes_impaths()
-        show_bar = bool(cfg_get(self.cfg.TRAIN, "PROGRESS_BAR", True))
-        batches = tqdm(data_loader, file=sys.stderr, disable=not show_bar, leave=False, desc=split)
+        show_bar = bool(cfg_get(self.cfg.TRAIN, "PROGRESS_BAR", True)) and is_main_process()
+        sharded = ShardedEvaluation(self._shard_loader(data_loader)) if is_distributed() else None
+        loader = sharded.loader if sharded is not None else data_loader
+        batches = tqdm(loader, file=sys.stderr, disable=not show_bar, leave=False, desc=split)
         for batch_idx, batch in enumerate(batches):
             input, label = self.parse_batch_test(batch)
             output = self.model_inference(input)
             check_finite_outputs(output, split, batch_idx, self.cfg)
-            if pass_impaths and isinstance(batch, dict) and "impath" in batch:
+            if sharded is not None:
+                sharded.add(output, label)
+            elif pass_impaths and isinstance(batch, dict) and "impath" in batch:
                 self.evaluator.process(output, label, impaths=batch["impath"])
             else:
                 self.evaluator.process(output, label)
+        if sharded is not None:
+            self._process_gathered(sharded, data_loader, pass_impaths)
 
         results = self.evaluator.evaluate()
         for k, v in results.items():
             self.write_scalar(f"{split}/{k}", v, self.epoch)
         self.record_evaluation(split, results)
         return list(results.values())[0]
+
+    def _shard_loader(self, data_loader):
+        """This rank's share of ``data_loader`` (built once per loader)."""
+        shards = self.__dict__.setdefault("_shard_loaders", {})
+        if data_loader not in shards:
+            shards[data_loader] = shard_loader(data_loader)
+        return shards[data_loader]
+
+    def _process_gathered(self, sharded, data_loader, pass_impaths):
+        """Feed the evaluator every rank's outputs in data set order, as one process would have."""
+        output, label = sharded.gather()
+        items = getattr(data_loader.dataset, "data_source", None)
+        if pass_impaths and items is not None:
+            self.evaluator.process(output, label, impaths=[item.impath for item in items])
+        else:
+            self.evaluator.process(output, label)
 
     def _use_split_classnames(self, data_loader):
         """Name the classes after the evaluated split's own items (its labels may be relabelled from 0)."""
@@ -220,7 +277,7 @@ class SimpleTrainer(TrainerBase):
         Trainers with their own ``test()`` call this after ``evaluator.evaluate()``.
         """
         first = float(list(results.values())[0])
-        if cfg_get(self.cfg.TEST, "WRITE_RESULTS", True):
+        if cfg_get(self.cfg.TEST, "WRITE_RESULTS", True) and is_main_process():
             if hasattr(self.evaluator, "summary"):
                 summary = self.evaluator.summary()
             else:
@@ -255,6 +312,13 @@ class SimpleTrainer(TrainerBase):
         return self._optims[name].param_groups[0]["lr"]
 
 
+def set_sampler_epoch(loader, epoch):
+    """Tell a distributed sampler the epoch: each epoch gets its own order (the same on all ranks)."""
+    sampler = getattr(loader, "sampler", None)
+    if hasattr(sampler, "set_epoch"):
+        sampler.set_epoch(epoch)
+
+
 def _progress_line(trainer, batch_time, data_time, losses):
     nb_remain = trainer.num_batches - trainer.batch_idx - 1
     nb_remain += (trainer.max_epoch - trainer.epoch - 1) * trainer.num_batches
@@ -287,6 +351,7 @@ class TrainerX(SimpleTrainer):
 
     def run_epoch(self):
         self.set_model_mode("train")
+        set_sampler_epoch(self.train_loader_x, self.epoch)
         losses = MetricMeter()
         batch_time = AverageMeter()
         data_time = AverageMeter()
@@ -339,6 +404,8 @@ class TrainerXU(SimpleTrainer):
         else:
             raise ValueError(f"TRAIN.COUNT_ITER must be train_x, train_u or smaller_one, got {mode}")
 
+        set_sampler_epoch(self.train_loader_x, self.epoch)
+        set_sampler_epoch(self.train_loader_u, self.epoch)
         iter_x = iter(self.train_loader_x)
         iter_u = iter(self.train_loader_u)
         end = time.time()

@@ -17,6 +17,7 @@ import torch
 
 from dassl.config.engine_keys import cfg_get
 from dassl.utils import mkdir_if_missing
+from dassl.utils.distributed import is_main_process
 
 from .build import EVALUATOR_REGISTRY
 
@@ -157,7 +158,7 @@ class Classification(EvaluatorBase):
             mean_acc = sum(r["accuracy"] for r in rows) / len(rows)
             print(f"* average: {self._pct(mean_acc)}")
             results["perclass_accuracy"] = mean_acc
-        if self.cfg.TEST.COMPUTE_CMAT:
+        if self.cfg.TEST.COMPUTE_CMAT and is_main_process():
             cmat = confusion_matrix(self._y_true, self._y_pred, normalize=True)
             mkdir_if_missing(self.cfg.OUTPUT_DIR)
             save_path = osp.join(self.cfg.OUTPUT_DIR, "cmat.pt")

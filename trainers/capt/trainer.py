@@ -66,6 +66,10 @@ class CAPT(ClipTrainer):
     model_name = "CAPT"
     prec_key = "PROMPTKD"
     data_wiring = "stage2"
+    distributed_unsupported = (
+        "stage 2 builds the Confusion Bank and writes its stage metadata while the model is built, and "
+        "retrieves bank images for each training batch; none of this is shared between processes"
+    )
 
     def check_cfg(self, cfg):
         super().check_cfg(cfg)

@@ -12,6 +12,11 @@ A method subclasses :class:`ClipTrainer` and supplies three things:
 The loop itself (precision/autocast, backward with the NaN check, one LR step per epoch after the
 last batch, the checkpoint name, dropping class-dependent buffers on load) lives here once instead
 of in every method file.
+
+Under ``torchrun`` (several processes) ``compute_loss`` runs inside DistributedDataParallel around the
+trainable tensors only (:func:`dassl.engine.ddp.ddp_loss_step`), so every subclass that trains through
+``compute_loss`` and ``backward()`` averages its gradients over the processes without further code; a
+subclass that cannot sets ``distributed_unsupported`` to the reason.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from torch import nn
 
 from clip.model import CLIP
 from dassl.engine import ClipLoadModelMixin, TrainerX
+from dassl.engine.ddp import ddp_loss_step
 from dassl.metrics import compute_accuracy
 from dassl.optim import build_lr_scheduler, build_optimizer
 
@@ -170,10 +176,18 @@ class ClipTrainer(ClipLoadModelMixin, TrainerX):
     def compute_loss(self, image, label):  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def setup_distributed_training(self):
+        """Route ``compute_loss`` through DDP over the optimised tensors (called before training)."""
+        params = [p for optim in self._optims.values() if optim is not None
+                  for group in optim.param_groups for p in group["params"]]
+        self._distributed_loss = ddp_loss_step(params, self.compute_loss, self.device)
+        self.gradients_synchronised = True
+
     def forward_backward(self, batch):
         image, label = self.parse_batch_train(batch)
+        loss_fn = self.__dict__.get("_distributed_loss") or self.compute_loss
         with self.autocast():
-            losses, metrics = self.compute_loss(image, label)
+            losses, metrics = loss_fn(image, label)
         loss = sum(losses.values())
         self.backward_and_update(loss, losses)
         summary = self.loss_summary(loss, losses, metrics)
