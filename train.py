@@ -69,6 +69,7 @@ from dassl.utils.distributed import (
     get_world_size,
     init_distributed,
     is_main_process,
+    shared_seed,
 )
 
 
@@ -266,6 +267,11 @@ def run_logged(cfg, args):
         if cfg.SEED >= 0:
             print(f"Setting fixed seed: {cfg.SEED}")
             set_random_seed(cfg.SEED)
+        elif get_world_size() > 1:
+            # the ranks must build the same model (random buffers included): one seed for all
+            seed = shared_seed(cfg.SEED)
+            print(f"No --seed: every process uses seed {seed}, drawn by rank 0")
+            set_random_seed(seed)
         print_args(args, cfg)
         if rank0:
             remove_stale_temp_files(cfg.OUTPUT_DIR)

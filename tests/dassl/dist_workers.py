@@ -44,7 +44,8 @@ def evaluate_trainer(rank, cfg, state_path, out):
     trainer.model.load_state_dict(torch.load(state_path))
     accuracy = trainer.test()
     report = {"accuracy": accuracy, "summary": trainer.evaluator.summary(),
-              "wrong": trainer.evaluator.wrong_predictions(), "train_batch": trainer.train_loader_x.batch_size}
+              "wrong": trainer.evaluator.wrong_predictions(),
+              "train_batch": trainer.train_loader_x.batch_size}
     try:
         trainer.before_train()
     except RuntimeError as err:  # TinyLinear builds its model without DDP
