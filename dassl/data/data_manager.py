@@ -54,13 +54,21 @@ def build_data_loader(
     """A torch ``DataLoader`` over ``data_source`` wrapped by ``dataset_wrapper``.
 
     The last incomplete batch is dropped when training, unless the data has
-    fewer items than one batch.
+    fewer items than one batch. In a distributed run a training loader loads
+    this process's shard with its share of the global batch
+    (:func:`per_process_batch_size`; a batch the processes cannot share is
+    reported as ``loader.distributed_batch_error``, raised when training starts).
     """
     if not data_source:
         raise ValueError(f"Cannot build a {'train' if is_train else 'test'} loader from an empty data source")
     num_items = len(data_source)
+    batch_error = None
     if is_train and is_distributed():
-        batch_size = per_process_batch_size(batch_size, get_world_size())
+        try:
+            batch_size = per_process_batch_size(batch_size, get_world_size())
+        except ValueError as err:
+            # evaluation-only runs never load a training batch: the trainer raises this if it trains
+            batch_error, batch_size = str(err), 1
         sampler = build_distributed_train_sampler(
             sampler_type, data_source, get_world_size(), get_rank(), shared_seed(cfg.SEED)
         )
@@ -82,6 +90,8 @@ def build_data_loader(
         worker_init_fn=seed_worker if deterministic else None,
     )
     assert len(loader) > 0, "The data loader is empty"
+    if batch_error is not None:
+        loader.distributed_batch_error = batch_error
     return loader
 
 

@@ -142,6 +142,9 @@ class SimpleTrainer(TrainerBase):
         directory = self.cfg.RESUME or self.cfg.OUTPUT_DIR
         self.start_epoch = self.resume_model_if_exist(directory)
         if is_distributed():
+            for loader in (self.train_loader_x, self.train_loader_u):
+                if getattr(loader, "distributed_batch_error", None):
+                    raise ValueError(loader.distributed_batch_error)
             self.setup_distributed_training()
         if is_main_process():
             writer_dir = osp.join(self.output_dir, "tensorboard")

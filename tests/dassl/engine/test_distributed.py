@@ -58,8 +58,16 @@ def test_two_processes_gather_every_item_once_in_data_order(tmp_path, num_items)
         assert report["labels"].tolist() == [i % 3 for i in range(num_items)]
 
 
-def test_two_process_evaluation_equals_the_single_process_one(root, tmp_path):
-    cfg = tiny_cfg(root, tmp_path / "single", "TEST.PER_CLASS_RESULT", "True")
+REFUSALS = {
+    4: (2, "TinyLinear builds a model without DistributedDataParallel"),  # global batch 4 = 2 per process
+    3: (1, "BATCH_SIZE 3 is the global batch and must be divisible by the 2 processes"),
+}
+
+
+@pytest.mark.parametrize("batch", sorted(REFUSALS))
+def test_two_process_evaluation_equals_the_single_process_one(root, tmp_path, batch):
+    cfg = tiny_cfg(root, tmp_path / "single", "TEST.PER_CLASS_RESULT", "True",
+                   "DATALOADER.TRAIN_X.BATCH_SIZE", str(batch))
     set_random_seed(1)
     single = build_trainer(cfg)
     with torch.no_grad():  # weights with some right and some wrong predictions
@@ -76,8 +84,9 @@ def test_two_process_evaluation_equals_the_single_process_one(root, tmp_path):
     for report in reports:
         assert report["accuracy"] == accuracy
         assert report["summary"] == summary and report["wrong"] == wrong
-        assert report["train_batch"] == 2  # global batch 4 over 2 processes
-        assert "TinyLinear builds a model without DistributedDataParallel" in report["train_refused"]
+        # an evaluation needs no training batch; training is refused with the reason
+        per_process, reason = REFUSALS[batch]
+        assert report["train_batch"] == per_process and reason in report["train_refused"]
     written = json.loads((tmp_path / "rank0" / "results.json").read_text())
     assert written == json.loads((tmp_path / "single" / "results.json").read_text())
     assert (tmp_path / "rank0" / "wrong_predictions.json").exists()
