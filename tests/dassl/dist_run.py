@@ -22,7 +22,8 @@ def free_port():
 
 def _entry(rank, fn, world_size, port, args):
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), LOCAL_RANK=str(rank),
-                      WORLD_SIZE=str(world_size), OMP_NUM_THREADS="1")
+                      WORLD_SIZE=str(world_size), OMP_NUM_THREADS="1",
+                      PYTORCH_NVML_BASED_CUDA_CHECK="1")  # a forked child must not touch the CUDA runtime
     init_distributed(use_cuda=False)
     try:
         fn(rank, *args)
