@@ -6,6 +6,7 @@ initialised, so single-process code paths stay exactly as they are.
 """
 
 import os
+import secrets
 
 import torch
 import torch.distributed as dist
@@ -126,9 +127,13 @@ def all_reduce_mean(tensors):
 
 
 def shared_seed(seed):
-    """``seed`` when it is set (>= 0), else one random value drawn by rank 0 and shared by every rank."""
+    """``seed`` when it is set (>= 0), else one random value drawn by rank 0 and shared by every rank.
+
+    The value comes from the operating system, not from the seeded generators, whose streams must stay
+    the same on every rank.
+    """
     if seed >= 0 or not is_distributed():
         return seed
-    value = [int(torch.randint(0, 2**31 - 1, ()).item()) if is_main_process() else None]
+    value = [secrets.randbelow(2**31 - 1) if is_main_process() else None]
     dist.broadcast_object_list(value, src=0)
     return value[0]

@@ -6,11 +6,38 @@ They report through ``<out>/rank<R>.pt`` files, read by the tests.
 import os.path as osp
 
 import torch
+import torch.nn.functional as F
+from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from dassl.engine import build_trainer
+from dassl.engine import TRAINER_REGISTRY, TrainerX, build_trainer
 from dassl.engine.distributed_eval import ShardedEvaluation, shard_loader
+from dassl.modeling.backbone import BACKBONE_REGISTRY, Backbone
 from dassl.utils import set_random_seed
+
+
+@BACKBONE_REGISTRY.register()
+class TinyPixels(Backbone):
+    """A linear layer over the flattened 8x8 RGB image: a backbone for Dassl's default model."""
+
+    def __init__(self, pretrained=False, **kwargs):
+        super().__init__()
+        self.proj = nn.Linear(3 * 8 * 8, 8)
+        self._out_features = 8
+
+    def forward(self, x):
+        return torch.relu(self.proj(x.flatten(1)))
+
+
+@TRAINER_REGISTRY.register()
+class TinyDefaultModel(TrainerX):
+    """A Dassl trainer on the default ``build_model`` (``SimpleNet``), calling ``self.model`` to train."""
+
+    auto_update_lr = True
+
+    def forward_backward(self, batch):
+        image, label = self.parse_batch_test(batch)
+        return self.backward_and_update_losses({"loss": F.cross_entropy(self.model(image), label)})
 
 
 def fake_logits(index):
@@ -51,3 +78,13 @@ def evaluate_trainer(rank, cfg, state_path, out):
     except (RuntimeError, ValueError) as err:  # TinyLinear has no DDP; a batch the ranks cannot share
         report["train_refused"] = str(err)
     torch.save(report, osp.join(out, f"rank{rank}.pt"))
+
+
+def train_default_model(rank, cfg):
+    """Train :class:`TinyDefaultModel` (rank 0 writes the checkpoints); save the trained weights."""
+    import tiny_run  # noqa: F401  (registers TinyColors in this process)
+
+    set_random_seed(1)
+    trainer = build_trainer(cfg)
+    trainer.train()
+    torch.save(trainer._models["model"].state_dict(), osp.join(cfg.OUTPUT_DIR, f"weights-rank{rank}.pt"))

@@ -9,7 +9,7 @@ import os
 import pytest
 import torch
 from dist_run import run_processes
-from dist_workers import evaluate_trainer, fake_logits, gather_indices
+from dist_workers import evaluate_trainer, fake_logits, gather_indices, train_default_model
 from tiny_run import make_image_tree, tiny_cfg
 
 from dassl.engine import build_trainer
@@ -108,3 +108,28 @@ def test_only_rank_0_writes_results_checkpoints_and_tensorboard(root, tmp_path, 
     trainer.test()
     trainer.save_model(0, str(tmp_path))
     assert {"results.json", "cmat.pt", trainer.model_name} <= set(os.listdir(tmp_path))
+
+
+def test_dassl_default_model_trains_the_same_on_two_processes(root, tmp_path):
+    """Full-batch steps without random augmentation: the DDP-averaged gradient is the single-process one."""
+    opts = ("MODEL.BACKBONE.NAME", "TinyPixels", "INPUT.TRANSFORMS", "['normalize']",
+            "DATALOADER.TRAIN_X.BATCH_SIZE", "24", "OPTIM.LR", "0.5")  # 24 = the whole training split
+    single_cfg = tiny_cfg(root, tmp_path / "single", *opts, trainer="TinyDefaultModel", epochs=3)
+    ddp_cfg = tiny_cfg(root, tmp_path / "ddp", *opts, trainer="TinyDefaultModel", epochs=3)
+    os.makedirs(ddp_cfg.OUTPUT_DIR)
+    set_random_seed(1)
+    single = build_trainer(single_cfg)
+    initial = {k: v.clone() for k, v in single.model.state_dict().items()}
+    single.train()
+    run_processes(train_default_model, 2, ddp_cfg)
+    checkpoint = torch.load(tmp_path / "ddp" / "model" / "model.pth.tar-3", weights_only=False)
+    assert list(checkpoint["state_dict"]) == list(single.model.state_dict())  # no "module." prefix
+    for rank in range(2):
+        trained = torch.load(tmp_path / "ddp" / f"weights-rank{rank}.pt")
+        for key, value in single.model.state_dict().items():
+            assert torch.allclose(trained[key], value, atol=1e-5), key
+            assert torch.allclose(checkpoint["state_dict"][key], value, atol=1e-5), key
+    assert not torch.allclose(single.model.classifier.weight, initial["classifier.weight"], atol=1e-3)
+    single_result, ddp_result = (json.loads((tmp_path / run / "results.json").read_text())
+                                 for run in ("single", "ddp"))
+    assert ddp_result["accuracy"] == single_result["accuracy"]
