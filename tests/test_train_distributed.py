@@ -33,6 +33,7 @@ def toy_args(toy_world, trainer, out):
             "INPUT.TRANSFORMS", '["normalize"]', "OPTIM.MAX_EPOCH", "3",
             "DATALOADER.NUM_WORKERS", "0", "DATALOADER.TEST.BATCH_SIZE", "7",
             "TRAIN.COLLECT_ENV_INFO", "False", "TRAIN.PROGRESS_BAR", "False",
+            "USE_CUDA", "False",  # gloo on the CPU, on any machine (CUDA runs need one GPU per process)
             "MODEL.CLIP_WEIGHTS_DIR", str(toy_world.weights_dir)]
 
 
