@@ -117,6 +117,7 @@ def test_two_epoch_run_writes_log_checkpoints_and_results(tmp_path, data_root):
 
     log = read_log(out)
     assert "Setting fixed seed: 1" in log
+    assert re.search(r"^Device: CPU \(\d+ threads, torch \S+; USE_CUDA False\)$", log, re.MULTILINE)
     assert "Finish training" in log.splitlines()
     assert re.search(r"^\* accuracy: \d+\.\d%$", log, re.MULTILINE)
     final = re.findall(r"accuracy: (\d+\.\d*)%", log)[-1]
@@ -132,6 +133,7 @@ def test_two_epoch_run_writes_log_checkpoints_and_results(tmp_path, data_root):
     results = json.loads((out / "results.json").read_text())
     assert results["split"] == "test" and results["trainer"] == "TinyLinear"
     assert results["dataset"] == "TinyColors" and results["seed"] == 1 and results["epoch"] == 2
+    assert results["device"]["type"] == "cpu" and results["device"]["reason"] == "USE_CUDA False"
     assert results["total"] == 15 and f"{results['accuracy']:.1f}" == final
     assert results["correct"] == sum(c["correct"] for c in results["per_class"])
     assert [c["classname"] for c in results["per_class"]] == tiny_run.CLASSNAMES

@@ -38,11 +38,26 @@ case "${BOOTSTRAP_LOCK:-1}" in
        exit 2 ;;
 esac
 
+# TORCH_CUDA picks the PyTorch build for the machine's driver (e.g. cu126, cu128, cpu), installed first from
+# PyTorch's own index at the locked version; unset: the default wheel of the package index.
+TORCH_CUDA="${TORCH_CUDA:-}"
+if [[ -n "${TORCH_CUDA}" && ! "${TORCH_CUDA}" =~ ^(cpu|cu[0-9]+|rocm[0-9.]+)$ ]]; then
+    log "TORCH_CUDA must name a PyTorch build such as cu126, cu128 or cpu, got '${TORCH_CUDA}'"
+    exit 2
+fi
+
 STAMP="${VENV_DIR}/.requirements-stamp"
-WANT="$({ cat "${REPO}"/requirements*.txt; echo "lock=${#LOCK[@]}"; } | sha256sum | cut -d' ' -f1)"
+WANT="$({ cat "${REPO}"/requirements*.txt; echo "lock=${#LOCK[@]} torch_cuda=${TORCH_CUDA}"; } \
+        | sha256sum | cut -d' ' -f1)"
 if [[ -f "${STAMP}" && "$(cat "${STAMP}")" == "${WANT}" ]]; then
     log "requirements already installed"
 else
+    if [[ -n "${TORCH_CUDA}" ]]; then
+        log "installing torch and torchvision built for ${TORCH_CUDA}"
+        (cd "${REPO}" && "${VENV_DIR}/bin/python" -m pip install --disable-pip-version-check \
+            --index-url "https://download.pytorch.org/whl/${TORCH_CUDA}" ${LOCK[@]+"${LOCK[@]}"} \
+            torch torchvision >&2)
+    fi
     log "installing requirements-dev.txt ${LOCK[*]} (torch wheels are large: the first run takes a while)"
     (cd "${REPO}" && "${VENV_DIR}/bin/python" -m pip install --disable-pip-version-check \
         -r requirements-dev.txt ${LOCK[@]+"${LOCK[@]}"} >&2)

@@ -199,7 +199,8 @@ class DAPT(LearnableParamsTrainer):
         if self.cfg.TRAINER.DAPT.PROTOTYPE_GEN:
             print("TRAINER.DAPT.PROTOTYPE_GEN is set: prototypes written, no training")
             if cfg_get(self.cfg.TEST, "WRITE_RESULTS", True) and is_main_process():
-                meta = run_metadata(self.cfg, self.cfg.TRAINER.NAME or type(self).__name__, None)
+                meta = run_metadata(self.cfg, self.cfg.TRAINER.NAME or type(self).__name__, None,
+                                    device=self.device_info)
                 write_unevaluated_run(self.output_dir, meta, {"prototypes": self.prototype_file})
             return
         super().train()

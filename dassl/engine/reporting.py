@@ -67,8 +67,8 @@ def split_classes(data_source, dataset=None):
     return dict(sorted(names.items())), half
 
 
-def run_metadata(cfg, trainer_name, epoch):
-    """The run fields of results.json taken from the config."""
+def run_metadata(cfg, trainer_name, epoch, device=None):
+    """The run fields of results.json taken from the config (and the device the run used)."""
     meta = {
         "trainer": trainer_name,
         "dataset": cfg.DATASET.NAME,
@@ -77,6 +77,8 @@ def run_metadata(cfg, trainer_name, epoch):
     if "SUBSAMPLE_CLASSES" in cfg.DATASET:
         meta["subsample_classes"] = cfg.DATASET.SUBSAMPLE_CLASSES
     meta.update({"seed": cfg.SEED, "num_shots": cfg.DATASET.NUM_SHOTS, "epoch": epoch})
+    if device is not None:
+        meta["device"] = dict(device)
     return meta
 
 

@@ -26,6 +26,7 @@ from dassl.utils import (
     mkdir_if_missing,
     prune_rolling_checkpoints,
 )
+from dassl.utils.device import describe_device, device_line, select_device
 from dassl.utils.distributed import get_world_size, is_distributed, is_main_process, local_rank
 
 from .base import TrainerBase
@@ -66,10 +67,9 @@ class SimpleTrainer(TrainerBase):
         super().__init__()
         self.check_cfg(cfg)
         self.check_distributed_support()
-        if torch.cuda.is_available() and cfg.USE_CUDA:
-            self.device = torch.device("cuda", local_rank()) if is_distributed() else torch.device("cuda")
-        else:
-            self.device = torch.device("cpu")
+        self.device = select_device(cfg.USE_CUDA, local_rank() if is_distributed() else None)
+        self.device_info = describe_device(self.device, cfg.USE_CUDA)
+        print(device_line(self.device_info))
         self.start_epoch = self.epoch = 0
         self.max_epoch = cfg.OPTIM.MAX_EPOCH
         self.output_dir = cfg.OUTPUT_DIR
@@ -290,7 +290,8 @@ class SimpleTrainer(TrainerBase):
                 wrong = self.evaluator.wrong_predictions()
             lab2cname = getattr(self, "_eval_lab2cname", None) or self.lab2cname
             labels = sorted(lab2cname) if lab2cname else []
-            meta = run_metadata(self.cfg, self.cfg.TRAINER.NAME or type(self).__name__, self.weights_epoch)
+            meta = run_metadata(self.cfg, self.cfg.TRAINER.NAME or type(self).__name__, self.weights_epoch,
+                                device=self.device_info)
             if getattr(self, "_eval_classes", None):
                 meta["eval_classes"] = self._eval_classes
             write_eval_outputs(
