@@ -9,9 +9,10 @@ import sys
 from collections import Counter
 
 import pytest
-from dataset_trees import BUILDERS, NEEDS_SCIPY, build, labels, paths
+from dataset_trees import build, labels, paths
 
 from datasets.splits import MissingImagesError
+from datasets.synthetic import BUILDERS, NEEDS_SCIPY
 
 HAS_SCIPY = importlib.util.find_spec("scipy") is not None
 

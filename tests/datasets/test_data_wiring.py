@@ -3,8 +3,9 @@
 from collections import Counter
 
 import pytest
-from dataset_trees import BUILDERS, build, labels, make_cfg, paths
+from dataset_trees import build, labels, make_cfg, paths
 
+from datasets.synthetic import BUILDERS
 from datasets.wiring import WIRINGS, modal_from_cfg, wire_splits
 
 NAME = "Food101"  # 5 classes -> 3 base, 2 new (unequal halves catch off-by-one slicing)

@@ -5,10 +5,11 @@ import shutil
 from collections import Counter
 
 import pytest
-from dataset_trees import BUILDERS, FASHION_NAMES, build, labels
+from dataset_trees import build, labels
 
 from dassl.data.datasets import DATASET_REGISTRY
 from datasets.fashion_mnist import CLASSNAMES, FashionMNIST
+from datasets.synthetic import BUILDERS, FASHION_NAMES
 
 PREPARE = "python -m tools.toy_world.build"
 

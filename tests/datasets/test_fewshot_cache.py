@@ -7,10 +7,11 @@ import shutil
 from collections import Counter
 
 import pytest
-from dataset_trees import BUILDERS, build, labels, paths
+from dataset_trees import build, labels, paths
 
 from dassl.data.datasets import Datum
 from datasets.splits import MissingImagesError
+from datasets.synthetic import BUILDERS
 
 NAME = "Food101"  # 5 classes, 3 base / 2 new
 

@@ -4,9 +4,10 @@ import importlib.util
 import json
 
 import pytest
-from dataset_trees import BUILDERS, build, make_cfg
+from dataset_trees import build, make_cfg
 
 from datasets.pool import build_pool, check_pool, load_or_build_pool, pool_from_cfg, pool_from_dataset
+from datasets.synthetic import BUILDERS
 
 
 def _count(part):

@@ -6,7 +6,9 @@ import shutil
 from collections import Counter
 
 import pytest
-from dataset_trees import BUILDERS, IMAGENET_CLASSES, SUBSET_WNIDS, build, labels, paths, write_image
+from dataset_trees import build, labels, paths
+
+from datasets.synthetic import BUILDERS, IMAGENET_CLASSES, SUBSET_WNIDS, write_image
 
 
 @pytest.fixture

@@ -6,9 +6,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from dataset_trees import BUILDERS, make_cfg
+from dataset_trees import make_cfg
 
 from datasets.pool import pool_from_cfg
+from datasets.synthetic import BUILDERS
 from tools import make_pool_json
 
 REPO = Path(__file__).resolve().parents[2]

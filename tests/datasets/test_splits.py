@@ -5,7 +5,6 @@ import os
 import random
 
 import pytest
-from dataset_trees import write_image
 
 from dassl.data.datasets import DatasetBase, Datum
 from datasets.splits import (
@@ -21,6 +20,7 @@ from datasets.splits import (
     split_trainval,
     subsample_classes,
 )
+from datasets.synthetic import write_image
 
 
 def make_data(folder, n_per_label, n_labels, prefix="img"):
