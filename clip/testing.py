@@ -46,23 +46,27 @@ def _perturb_constants(state_dict: dict, generator: torch.Generator) -> None:
         flat = value.flatten()
         if not torch.all(flat == flat[0]):
             continue
-        noise = torch.randn(value.shape, generator=generator)
+        noise = torch.randn(value.shape, generator=generator, device=value.device)
         if key.endswith("running_var"):
-            state_dict[key] = 0.5 + torch.rand(value.shape, generator=generator)
+            state_dict[key] = 0.5 + torch.rand(value.shape, generator=generator, device=value.device)
         else:
             state_dict[key] = value + 0.1 * noise
 
 
-def make_random_state_dict(kind: str = "vit", seed: int = 0, with_meta: bool = False, **sizes) -> dict:
+def make_random_state_dict(kind: str = "vit", seed: int = 0, with_meta: bool = False, device="cpu",
+                           **sizes) -> dict:
     """A random CLIP state dict in OpenAI layout (see ``tiny_config`` for the ``sizes`` keywords).
 
     ``with_meta`` adds the integer entries a released TorchScript archive carries
-    (input_resolution, context_length, vocab_size).
+    (input_resolution, context_length, vocab_size). ``device``: where the model is initialised and the
+    tensors stay (a full-size model initialises much faster on a GPU; the values then differ from the
+    CPU ones of the same seed).
     """
     config = tiny_config(kind, **sizes)
     torch.manual_seed(seed)
-    model = CLIP(**config)
-    generator = torch.Generator().manual_seed(seed)
+    with torch.device(device):
+        model = CLIP(**config)
+    generator = torch.Generator(device=device).manual_seed(seed)
     state_dict = {k: v.detach().clone() for k, v in model.state_dict().items()}
     _perturb_constants(state_dict, generator)
     state_dict = {k: v.half().float() if v.is_floating_point() else v for k, v in state_dict.items()}

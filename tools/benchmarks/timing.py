@@ -1,5 +1,5 @@
 """What the benchmarks share: their common flags, random input batches, and wall-clock timing with
-interleaved repeats (best time kept)."""
+interleaved repeats (best time kept) or per call (``timed_calls``)."""
 
 import argparse
 import time
@@ -26,6 +26,19 @@ def best_times(fns: dict, repeats: int, device: torch.device) -> dict:
             synchronize(device)
             best[name] = min(best[name], time.perf_counter() - start)
     return best
+
+
+def timed_calls(fn, calls: int, device: torch.device) -> tuple[list[float], list]:
+    """Wall time in seconds of each of ``calls`` successive calls of ``fn`` (the device synchronised around
+    each), and what the calls returned."""
+    times, results = [], []
+    for _ in range(calls):
+        synchronize(device)
+        start = time.perf_counter()
+        results.append(fn())
+        synchronize(device)
+        times.append(time.perf_counter() - start)
+    return times, results
 
 
 def base_parser(description: str) -> argparse.ArgumentParser:

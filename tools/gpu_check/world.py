@@ -1,0 +1,94 @@
+"""The folder a check runs in: random CLIP weights, a PromptKD teacher, a synthetic Caltech101 tree.
+
+Laid out as a user's working directory (``DATA/caltech-101``, ``teacher_model/Caltech101/VLPromptLearner/``,
+``configs`` linked to the repository's), so the published command lines run in it unchanged.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from clip import load
+from clip.checkpoint_keys import to_upstream_state_dict
+from clip.testing import save_state_dict
+from datasets.synthetic import make_caltech101
+from trainers.common.teacher import STUDENT_FOLDER, teacher_design
+
+from .weights import input_size, write_clip_weights
+
+REPO = Path(__file__).resolve().parents[2]
+DATASET_NAME = "Caltech101"
+# 6 classes (3 base, 3 new). Full: 40 images per class -> 20 train / 8 val / 12 test, so 16-shot base
+# training fills a batch of 32 and the unlabelled PromptKD stage has 120 images. Toy: 5 / 2 / 3, fewer steps.
+IMAGES_PER_CLASS = {"full": 40, "toy": 10}
+
+
+@dataclass
+class World:
+    """Where everything of one check lives (``root`` is also the working directory of the README runs)."""
+
+    root: Path
+    size: str
+
+    @property
+    def weights_dir(self) -> Path:
+        return self.root / "clip"
+
+    @property
+    def data_root(self) -> Path:
+        return self.root / "DATA"
+
+    @property
+    def teacher_file(self) -> Path:
+        return self.root / "teacher_model" / DATASET_NAME / STUDENT_FOLDER / "model-best.pth.tar"
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.root / "runs"
+
+    @property
+    def input_size(self) -> int:
+        return input_size(self.size)
+
+
+def write_teacher(path: Path, weights_dir: Path, classnames: list[str], device) -> Path:
+    """A PromptSRC-trained ViT-L/14 teacher as PromptKD loads it: a Dassl checkpoint whose prompt tensors
+    have upstream key names (``prompt_learner.ctx``, ``image_encoder.VPT``, ``...resblocks.<i>.VPT_shallow``).
+
+    The prompts are random; the frozen CLIP keys are left out (they equal ``ViT-L-14.pt``, which the loader
+    reads anyway), which keeps the file small. The design is the trainer's default (``TEACHER_DEPTH`` 9).
+    """
+    from dassl.config import extend_cfg, get_cfg_default
+    from trainers.common.vl_prompt import VLPromptModel
+
+    node = extend_cfg(get_cfg_default()).TRAINER.PROMPTKD
+    clip_model, _ = load("ViT-L/14", device=device, weights_dir=str(weights_dir))
+    model = VLPromptModel(clip_model, classnames, teacher_design(node))
+    prompts = {id(p) for p in model.trainable_params()}
+    generator = torch.Generator().manual_seed(2)
+    state = {}
+    for name, param in model.named_parameters():
+        if id(param) in prompts:
+            state[name] = torch.randn(param.shape, generator=generator) * 0.02
+    checkpoint = {"state_dict": to_upstream_state_dict(state), "epoch": 20, "optimizer": None,
+                  "scheduler": None, "val_result": None}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_state_dict(checkpoint, str(path))
+    return path
+
+
+def build_world(root: Path, size: str, device) -> World:
+    """Write weights, the synthetic dataset and the teacher under ``root``; link ``configs``."""
+    world = World(root=Path(root).resolve(), size=size)
+    world.root.mkdir(parents=True, exist_ok=True)
+    write_clip_weights(world.weights_dir, size, device)
+    classnames = make_caltech101(world.data_root, per_class=IMAGES_PER_CLASS[size])
+    write_teacher(world.teacher_file, world.weights_dir, classnames[: (len(classnames) + 1) // 2], device)
+    link = world.root / "configs"
+    if not link.exists():
+        os.symlink(REPO / "configs", link)
+    return world
