@@ -28,6 +28,7 @@ def rows(out: str, method: str) -> dict[str, str]:
     return found
 
 
+@pytest.mark.slow
 def test_cpu_part_without_cuda_runs_everything_and_exits_0(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     status = cli.main(["--device", "cuda", "--out", str(tmp_path / "check")])
@@ -89,6 +90,13 @@ def test_a_precision_the_trainer_rejects_is_skipped(tmp_path, capsys, monkeypatc
     assert status == 0, out
     line = rows(out, "CoOp")["amp"]
     assert "skipped" in line and "not supported" in line
+
+
+def test_an_output_folder_in_use_is_refused(tmp_path):
+    (tmp_path / "check").mkdir()
+    (tmp_path / "check" / "old.txt").write_text("")
+    with pytest.raises(SystemExit, match="not empty"):
+        cli.main(["--device", "cpu", "--out", str(tmp_path / "check")])
 
 
 def test_capt_steps_need_the_readme_stage_1(tmp_path, capsys):

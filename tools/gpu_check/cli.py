@@ -122,7 +122,10 @@ def run_check(args, device: torch.device, root: Path) -> tuple[int, str]:
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if (args.steps is not None and args.steps < 1) or (args.warmup is not None and args.warmup < 0):
+        parser.error("--steps must be at least 1 and --warmup at least 0")
     device = resolve_device(args.device)
     cpu = device.type == "cpu"
     args.size = args.size or ("toy" if cpu else "full")
@@ -130,6 +133,9 @@ def main(argv=None) -> int:
     args.warmup = args.warmup if args.warmup is not None else (1 if cpu else 2)
     if cpu and args.size == "toy":
         torch.set_num_threads(1)  # the toy models are so small that more threads only add overhead
+    if args.out and Path(args.out).exists() and any(Path(args.out).iterdir()):
+        # finished runs in it would be resumed instead of checked
+        raise SystemExit(f"--out {args.out}: the folder is not empty; give a new or empty folder")
     root = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="gpu_check_"))
     status, text = run_check(args, device, root)
     print(text)

@@ -74,7 +74,7 @@ def quiet(log_path: Path):
     """Send everything printed (the trainer's log, progress bars, the traceback of a failure) to
     ``log_path``."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(log_path, "a") as f, contextlib.redirect_stdout(f), contextlib.redirect_stderr(f):
+    with open(log_path, "a", buffering=1) as f, contextlib.redirect_stdout(f), contextlib.redirect_stderr(f):
         try:
             yield
         except BaseException:
