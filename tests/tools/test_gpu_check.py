@@ -41,7 +41,7 @@ def test_cpu_part_without_cuda_runs_everything_and_exits_0(tmp_path, capsys, mon
         assert set(found) == {"fp32", "bf16"}, (method, out)
         assert " ok " in found["fp32"] and "reference" in found["fp32"] and "yes (" in found["fp32"]
         # bf16 runs and agrees once a trainer accepts it; until then it is reported, not a crash.
-        assert "not supported" in found["bf16"] or "<= 0.05 ok" in found["bf16"], found["bf16"]
+        assert "not supported" in found["bf16"] or "<= 0.1 ok" in found["bf16"], found["bf16"]
     assert "RESULT: PASS" in out and "total" in out
     stage1 = tmp_path / "check" / README_STAGE1[README_STAGE1.index("--output-dir") + 1]
     assert (stage1 / "results.json").is_file() and (stage1 / "confusion_bank.pt").is_file()

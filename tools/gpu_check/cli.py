@@ -25,8 +25,8 @@ from .steps import TOLERANCES, MethodRunner, RunResult
 from .world import build_world
 
 PRECISIONS = ("fp32", "fp16", "amp", "bf16")
-# On a CPU the trainers keep fp32 weights for fp16 and autocast only on CUDA, so fp16/amp would repeat fp32;
-# bf16 autocast is meaningful where a trainer accepts it.
+# On a CPU, fp16 keeps fp32 weights and amp does not autocast (CPU autocast has no fp16), so both would repeat
+# fp32; bf16 autocast is meaningful where a trainer accepts it.
 CPU_PRECISIONS = ("fp32", "bf16")
 
 
