@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from . import report
-from .commands import METHODS, shrink_opts
+from .commands import METHODS, README_COMMANDS, shrink_opts
 from .readme import run_readme_commands
 from .steps import TOLERANCES, MethodRunner, RunResult
 from .world import build_world
@@ -109,6 +109,7 @@ def run_check(args, device: torch.device, root: Path) -> tuple[int, str]:
     failed = [r for r in [*commands, *results] if r.status == "FAIL"]
     text = "\n\n".join(filter(None, [
         report.command_table(commands) if commands else "",
+        report.command_lines(README_COMMANDS, extra) if commands else "",
         report.method_table(results),
         "Agreement: max over 16 fixed random images and all classes of |softmax(logits) - softmax(fp32 "
         f"logits)|, same weights; tolerances {TOLERANCES}. Step time: median of the timed "

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+
 from .readme import CommandResult
 from .steps import RunResult
 
@@ -43,6 +45,12 @@ def method_table(results: list[RunResult]) -> str:
 def command_table(results: list[CommandResult]) -> str:
     rows = [[r.name, r.status, f"{r.seconds:.1f}", r.note] for r in results]
     return format_table(["README command", "result", "seconds", "note"], rows)
+
+
+def command_lines(commands: dict[str, list[str]], extra: list[str]) -> str:
+    """The README command lines as run (from the check folder), and the overrides appended to each."""
+    lines = [f"{name}: python train.py {shlex.join(argv)}" for name, argv in commands.items()]
+    return "\n".join([*lines, f"appended to each: {shlex.join(extra)}"])
 
 
 def time_table(stages: dict[str, float]) -> str:
