@@ -21,7 +21,7 @@ import torch
 from . import report
 from .commands import METHODS, README_COMMANDS, shrink_opts
 from .readme import run_readme_commands
-from .steps import TOLERANCES, MethodRunner, RunResult
+from .steps import AGREEMENT_SAMPLES, TOLERANCES, MethodRunner, RunResult
 from .world import build_world
 
 PRECISIONS = ("fp32", "fp16", "amp", "bf16")
@@ -111,8 +111,8 @@ def run_check(args, device: torch.device, root: Path) -> tuple[int, str]:
         report.command_table(commands) if commands else "",
         report.command_lines(README_COMMANDS, extra) if commands else "",
         report.method_table(results),
-        "Agreement: max over 16 fixed random images and all classes of |softmax(logits) - softmax(fp32 "
-        f"logits)|, same weights; tolerances {TOLERANCES}. Step time: median of the timed "
+        f"Agreement: max over {AGREEMENT_SAMPLES} fixed random images and all classes of |softmax(logits) - "
+        f"softmax(fp32 logits)|, same weights; tolerances {TOLERANCES}. Step time: median of the timed "
         "forward+backward+update steps on one training batch (data loading excluded). Peak MiB: peak GPU "
         "memory allocated while building, evaluating and training that run.",
         report.time_table(clock.seconds),
