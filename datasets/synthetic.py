@@ -14,6 +14,9 @@ from pathlib import Path
 
 from PIL import Image
 
+from datasets.eurosat import NEW_CNAMES as EUROSAT_CNAMES
+from datasets.fashion_mnist import CLASSNAMES as FASHION_CLASSNAMES
+
 
 def _image_bytes(fmt: str) -> bytes:
     buf = io.BytesIO()
@@ -67,18 +70,7 @@ def make_dtd(root: Path, per_class: int = 10) -> list[str]:
     return names
 
 
-EUROSAT_FOLDERS = {
-    "AnnualCrop": "Annual Crop Land",
-    "Forest": "Forest",
-    "HerbaceousVegetation": "Herbaceous Vegetation Land",
-    "Highway": "Highway or Road",
-    "Industrial": "Industrial Buildings",
-    "Pasture": "Pasture Land",
-    "PermanentCrop": "Permanent Crop Land",
-    "Residential": "Residential Buildings",
-    "River": "River",
-    "SeaLake": "Sea or Lake",
-}
+EUROSAT_FOLDERS = EUROSAT_CNAMES  # folder -> class name, as the dataset reads them
 
 
 def make_eurosat(root: Path, per_class: int = 5) -> list[str]:
@@ -288,18 +280,7 @@ def make_imagenet_ar(root: Path, folder: str, image_subdir: str, per_class: int 
 # ------------------------------------------------------------------------------------------------------
 # FashionMNIST (what the toy-world preparation writes)
 # ------------------------------------------------------------------------------------------------------
-FASHION_NAMES = [
-    "t-shirt",
-    "trouser",
-    "pullover",
-    "dress",
-    "coat",
-    "sandal",
-    "shirt",
-    "sneaker",
-    "bag",
-    "ankle boot",
-]
+FASHION_NAMES = list(FASHION_CLASSNAMES)
 
 
 def make_fashion_mnist(

@@ -9,7 +9,11 @@ from dataset_trees import build, labels
 
 from dassl.data.datasets import DATASET_REGISTRY
 from datasets.fashion_mnist import CLASSNAMES, FashionMNIST
-from datasets.synthetic import BUILDERS, FASHION_NAMES
+from datasets.synthetic import BUILDERS
+
+# The label order of the original dataset, written out here as the independent expectation.
+FASHION_NAMES = ["t-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag",
+                 "ankle boot"]
 
 PREPARE = "python -m tools.toy_world.build"
 
