@@ -5,14 +5,13 @@ The state dicts have the exact key layout of the released weights, so anything t
 released weights, so fp16 and fp32 builds start from identical values.
 """
 
-import os
-import tempfile
 import warnings
 
 import torch
 from torch import nn
 
 from clip.model import CLIP
+from dassl.atomic_io import atomic_path
 
 META_KEYS = ("input_resolution", "context_length", "vocab_size")
 
@@ -106,27 +105,12 @@ def save_torchscript_archive(state_dict: dict, path: str) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # TorchScript is deprecated but is the released format
         scripted = torch.jit.script(_holder_for(state_dict))
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
-    os.close(fd)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", FutureWarning)
-            torch.jit.save(scripted, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    with atomic_path(path) as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        torch.jit.save(scripted, tmp)
 
 
 def save_state_dict(state_dict: dict, path: str) -> None:
     """Write a plain state dict file (``torch.save``), atomically."""
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         torch.save(state_dict, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)

@@ -20,7 +20,8 @@ import hashlib
 import json
 import os
 import os.path as osp
-import tempfile
+
+from dassl.atomic_io import write_json_atomic
 
 try:
     import fcntl
@@ -67,18 +68,7 @@ class RunConfigMismatch(RuntimeError):
 
 
 def _write_json_atomic(obj, path):
-    folder = osp.dirname(osp.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + osp.basename(path) + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(obj, f, indent=2, sort_keys=True)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
+    write_json_atomic(obj, path, indent=2, sort_keys=True)
 
 
 def _read_json(path):

@@ -43,7 +43,6 @@ import os
 import os.path as osp
 import re
 import sys
-import tempfile
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -53,6 +52,7 @@ import yaml
 if __package__ in (None, ""):  # run as a file: make the repository importable
     sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
+from dassl.atomic_io import write_text_atomic  # noqa: E402
 from dassl.run_state import EXCEPTIONS_FILE, finished_state  # noqa: E402
 from tools import published  # noqa: E402
 
@@ -478,16 +478,7 @@ def capt_csv_rows(cells: dict[str, Cell]) -> list[list[str]]:
 
 
 def write_csv_atomic(rows: list[list[str]], path: str) -> None:
-    folder = osp.dirname(osp.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.writelines(",".join(row) + "\n" for row in rows)
-        os.replace(tmp, path)
-    finally:
-        if osp.exists(tmp):
-            os.remove(tmp)
+    write_text_atomic("".join(",".join(row) + "\n" for row in rows), path)
 
 
 def write_csvs(table: dict[str, dict[str, Cell]], path: str) -> list[str]:

@@ -41,6 +41,7 @@ from .torchtools import (
     prune_rolling_checkpoints,
     resume_from_checkpoint,
     save_checkpoint,
+    save_torch_atomic,
 )
 
 __all__ = [
@@ -75,6 +76,7 @@ __all__ = [
     "read_json",
     "resume_from_checkpoint",
     "save_checkpoint",
+    "save_torch_atomic",
     "set_random_seed",
     "set_rng_state",
     "setup_logger",

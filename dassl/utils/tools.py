@@ -7,13 +7,14 @@ import os
 import os.path as osp
 import random
 import sys
-import tempfile
 import warnings
 
 import numpy as np
 import PIL
 import torch
 from PIL import Image
+
+from dassl.atomic_io import write_json_atomic, write_text_atomic  # re-exported: the public helpers
 
 __all__ = [
     "mkdir_if_missing",
@@ -62,28 +63,6 @@ def write_json(obj, fpath):
     mkdir_if_missing(osp.dirname(fpath))
     with open(fpath, "w") as f:
         json.dump(obj, f, indent=4, separators=(",", ": "))
-
-
-def write_text_atomic(text, fpath):
-    """Write ``text`` so that readers never see a half-written file."""
-    directory = osp.dirname(osp.abspath(fpath))
-    mkdir_if_missing(directory)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + osp.basename(fpath) + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, fpath)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
-def write_json_atomic(obj, fpath):
-    """Same format as :func:`write_json`, written through a temp file + rename."""
-    write_text_atomic(json.dumps(obj, indent=4, separators=(",", ": ")) + "\n", fpath)
 
 
 def set_random_seed(seed):

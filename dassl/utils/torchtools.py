@@ -9,14 +9,13 @@ run killed while saving never leaves a truncated checkpoint behind.
 import os
 import os.path as osp
 import re
-import shutil
-import tempfile
 import warnings
 from collections import OrderedDict
 
 import torch
 import torch.nn as nn
 
+from dassl.atomic_io import atomic_path, copy_file_atomic
 from dassl.run_state import note_loaded
 
 from .safe_load import UnsafeFileError, torch_load_checked
@@ -24,6 +23,7 @@ from .tools import mkdir_if_missing, write_text_atomic
 
 __all__ = [
     "save_checkpoint",
+    "save_torch_atomic",
     "load_checkpoint",
     "resume_from_checkpoint",
     "load_resume_checkpoint",
@@ -44,30 +44,10 @@ CLASS_DEPENDENT_KEYS = ("token_prefix", "token_suffix")
 _EPOCH_FILE = re.compile(r"^model\.pth\.tar-(\d+)$")
 
 
-def _atomic_torch_save(obj, fpath):
-    directory = osp.dirname(osp.abspath(fpath))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + osp.basename(fpath) + ".", suffix=".tmp")
-    os.close(fd)
-    try:
+def save_torch_atomic(obj, fpath):
+    """``torch.save`` through :func:`dassl.atomic_io.atomic_path` (never a truncated file, umask mode)."""
+    with atomic_path(fpath) as tmp:
         torch.save(obj, tmp)
-        os.replace(tmp, fpath)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
-def _atomic_copy(src, dst):
-    directory = osp.dirname(osp.abspath(dst))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + osp.basename(dst) + ".", suffix=".tmp")
-    os.close(fd)
-    try:
-        shutil.copyfile(src, tmp)
-        os.replace(tmp, dst)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
 
 
 def save_checkpoint(state, save_dir, is_best=False, remove_module_from_keys=True, model_name=""):
@@ -84,14 +64,14 @@ def save_checkpoint(state, save_dir, is_best=False, remove_module_from_keys=True
     if not model_name:
         model_name = f"model.pth.tar-{state['epoch']}"
     fpath = osp.join(save_dir, model_name)
-    _atomic_torch_save(state, fpath)
+    save_torch_atomic(state, fpath)
     print(f"Checkpoint saved to {fpath}")
 
     write_text_atomic(osp.basename(fpath) + "\n", osp.join(save_dir, "checkpoint"))
 
     if is_best:
         best_fpath = osp.join(save_dir, "model-best.pth.tar")
-        _atomic_copy(fpath, best_fpath)
+        copy_file_atomic(fpath, best_fpath)
         print(f'Best checkpoint saved to "{best_fpath}"')
 
 

@@ -7,9 +7,10 @@ so above :data:`MAX_CLASSES` classes only the most confused classes are drawn, i
 from __future__ import annotations
 
 import os
-import tempfile
 
 import numpy as np
+
+from dassl.atomic_io import atomic_path
 
 # Above this many classes only the MAX_CLASSES most confused ones are drawn (labels stay readable and the
 # figure size, hence time and memory, no longer depends on the class count).
@@ -89,15 +90,9 @@ def plot_confusion(matrix, classnames: list[str], title: str, path: str, vmax: f
                             color="white" if m[g, c] > 0.6 * top else "black")
     fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
     fig.tight_layout()
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".png", dir=folder)
-    os.close(fd)
     try:
-        fig.savefig(tmp, dpi=120)
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=120, format=os.path.splitext(path)[1][1:] or "png")
     finally:
         plt.close(fig)
-        if os.path.exists(tmp):
-            os.remove(tmp)
     return path

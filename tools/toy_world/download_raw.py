@@ -16,8 +16,12 @@ import argparse
 import gzip
 import os
 import sys
-import tempfile
 import urllib.request
+
+if __package__ in (None, ""):  # run by path: make the repository importable (dassl.atomic_io is stdlib-only)
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+
+from dassl.atomic_io import atomic_path  # noqa: E402
 
 # torchvision's mirror for FashionMNIST.
 MIRROR = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
@@ -46,16 +50,11 @@ def check_header(path: str, magic: int, dims: tuple[int, ...]) -> None:
 
 
 def fetch(url: str, dest: str, magic: int, dims: tuple[int, ...]) -> None:
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(dest) + ".", dir=os.path.dirname(dest))
-    try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=TIMEOUT_S) as response:
+    with atomic_path(dest) as tmp:
+        with open(tmp, "wb") as out, urllib.request.urlopen(url, timeout=TIMEOUT_S) as response:
             while chunk := response.read(1 << 20):
                 out.write(chunk)
         check_header(tmp, magic, dims)
-        os.replace(tmp, dest)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def main(argv=None) -> int:

@@ -28,6 +28,7 @@ from tqdm import tqdm
 
 import clip
 from clip.testing import save_state_dict
+from dassl.atomic_io import write_json_atomic
 from tools.toy_world import data as toy_data
 from tools.toy_world.models import TOY_MODELS, ToyCLIPConfig, count_parameters, init_state_dict
 from tools.toy_world.prepare import CLASSNAMES, dataset_dir, read_marker
@@ -228,14 +229,6 @@ def zero_shot_accuracy(
     return 100.0 * correct / max(1, len(images))
 
 
-def _write_json_atomic(obj: dict, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "w") as f:
-        json.dump(obj, f, indent=4)
-        f.write("\n")
-    os.replace(tmp, path)
-
-
 def build_model_files(
     name: str,
     root: str | os.PathLike = "DATA",
@@ -307,7 +300,7 @@ def build_model_files(
             "machine": platform.machine(),
         },
     }
-    _write_json_atomic(record, out_dir / f"{name}.json")
+    write_json_atomic(record, str(out_dir / f"{name}.json"))
     return record
 
 

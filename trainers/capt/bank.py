@@ -12,10 +12,11 @@ The file ``confusion_bank.pt`` holds only tensors, lists, dicts and plain scalar
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass
 
 import torch
+
+from dassl.utils import save_torch_atomic
 
 BANK_VERSION = 1
 
@@ -144,22 +145,8 @@ def pair_table(bank: dict, k: int = 10, key: str = "N_hard") -> list[dict]:
     return rows
 
 
-def atomic_save(obj, path: str) -> None:
-    """``torch.save`` through a temporary file in the same folder, then rename."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
 def save_bank(bank: dict, path: str) -> None:
-    atomic_save(bank, path)
+    save_torch_atomic(bank, path)
 
 
 REQUIRED_KEYS = ("version", "classnames", "paths", "labels", "features", "N", "N_hard", "N_soft", "cells")

@@ -13,7 +13,8 @@ import os
 
 import torch
 
-from .bank import atomic_save
+from dassl.utils import save_torch_atomic
+
 from .textfiles import pair_texts
 
 logger = logging.getLogger(__name__)
@@ -155,7 +156,7 @@ def load_or_encode_guidance(classnames, cache_dir: str, encoder_id: str, encode_
     print(f"SEM guidance: encoding {n_texts} pair texts for {len(classnames)} classes")
     guidance = encode_guidance(texts, len(classnames), encode_fn, class_feats, k, keep, iters)
     if path:
-        atomic_save(guidance, path)
+        save_torch_atomic(guidance, path)
     return guidance
 
 

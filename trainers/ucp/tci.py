@@ -12,11 +12,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 
 import torch
 
 from clip import tokenize
+from dassl.utils import save_torch_atomic
 from datasets.templates import fill
 
 CACHE_FORMAT = 1
@@ -94,14 +94,7 @@ class TCICache:
         path = self.path(key, label)
         os.makedirs(self.directory, exist_ok=True)
         print(f"Saving base wordvecs to {path}...")
-        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tci-", suffix=".tmp")
-        os.close(fd)
-        try:
-            torch.save({"key": key, "tci": tci.detach().float().cpu()}, tmp)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
+        save_torch_atomic({"key": key, "tci": tci.detach().float().cpu()}, path)
         return path
 
 
