@@ -5,10 +5,13 @@ from __future__ import annotations
 import os
 from collections import OrderedDict
 
+from dassl.atomic_io import write_pickle_atomic
 from dassl.data.datasets import DATASET_REGISTRY
 
 from .base import CoOpDataset
-from .splits import load_pickled_items, make_items, write_pickle_atomic
+from .splits import cache_write, load_pickled_items, make_items
+
+PREPROCESSED = "preprocessed.pkl"  # the train/test lists, read once from the folders
 
 
 def read_classnames(path: str) -> OrderedDict:
@@ -42,9 +45,9 @@ class ImageNet(CoOpDataset):
     image_subdir = "images"
     uses_split_file = False
 
-    def locate(self, root: str) -> None:
-        super().locate(root)
-        self.preprocessed = self.path("preprocessed.pkl")
+    def locate(self, root: str, cache_dir: str = "") -> None:
+        super().locate(root, cache_dir)
+        self.preprocessed = os.path.join(self.cache_dir, PREPROCESSED)  # where it is written
         self.classnames_file = self.path("classnames.txt")
 
     @property
@@ -53,13 +56,15 @@ class ImageNet(CoOpDataset):
         return list(read_classnames(self.require(self.classnames_file, "class list classnames.txt")))
 
     def load_splits(self):
-        if os.path.exists(self.preprocessed):
-            data = load_pickled_items(self.preprocessed, ("train", "test"), self.dataset_dir, self.hint)
+        existing = self.find_cached(PREPROCESSED)
+        if existing:
+            data = load_pickled_items(existing, ("train", "test"), self.dataset_dir, self.hint)
             return data["train"], None, data["test"]
         classnames = read_classnames(self.require(self.classnames_file, "class list classnames.txt"))
         train = self.read_folder("train", classnames)
         test = self.read_folder("val", classnames)
-        write_pickle_atomic({"train": train, "test": test}, self.preprocessed)
+        with cache_write(self.preprocessed, "ImageNet list cache"):
+            write_pickle_atomic({"train": train, "test": test}, self.preprocessed)
         print(f"Saved preprocessed data to {self.preprocessed}")
         return train, None, test
 

@@ -17,11 +17,12 @@ from __future__ import annotations
 import os
 from collections import defaultdict
 
+from dassl.atomic_io import write_json_atomic
 from dassl.data.datasets import DATASET_REGISTRY
 from dassl.utils import read_json
 
 from .base import CoOpDataset
-from .splits import relative_path, write_json_atomic
+from .splits import relative_path
 
 
 def group_by_class(items, prefix: str) -> dict:
@@ -69,7 +70,7 @@ def pool_from_cfg(cfg) -> dict:
     cls = DATASET_REGISTRY.get(name)
     if not (isinstance(cls, type) and issubclass(cls, CoOpDataset)):
         raise TypeError(f"{name} is a test-only dataset without train/val splits; it has no image pool")
-    return pool_from_dataset(cls.located(cfg.DATASET.ROOT))
+    return pool_from_dataset(cls.located(cfg.DATASET.ROOT, cfg.DATASET.get("CACHE_DIR", ""), cfg.SEED))
 
 
 def check_pool(pool, source: str) -> dict:

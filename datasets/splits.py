@@ -8,17 +8,17 @@ purpose: that is what makes the draws match the upstream code.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
-import pickle
 import random
-import tempfile
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
+from dassl.atomic_io import write_json_atomic, write_pickle_atomic
 from dassl.data.datasets import Datum
-from dassl.utils import UnsafeFileError, listdir_nohidden, load_datum_pickle, mkdir_if_missing, read_json
+from dassl.utils import UnsafeFileError, listdir_nohidden, load_datum_pickle, read_json
 
 SUBSAMPLE_CHOICES = ("all", "base", "new")
 
@@ -26,40 +26,6 @@ SUBSAMPLE_CHOICES = ("all", "base", "new")
 # 1.28 M files and is re-read on every run). Split files are always checked in full.
 PICKLE_CHECK_LIMIT = 50_000
 _SHOWN_MISSING = 5
-
-
-# --------------------------------------------------------------------------------------------------------
-# Atomic writes
-# --------------------------------------------------------------------------------------------------------
-def atomic_write(path: str, write: Callable, binary: bool = False) -> None:
-    """Write ``path`` through a temporary file in the same folder, so readers never see half a file."""
-    folder = os.path.dirname(os.path.abspath(path))
-    mkdir_if_missing(folder)
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb" if binary else "w") as f:
-            write(f)
-        os.chmod(tmp, _file_mode())  # mkstemp makes 0600 files; shared data folders need the usual mode
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
-def _file_mode() -> int:
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
-def write_json_atomic(obj, path: str) -> None:
-    """JSON with Dassl's ``write_json`` layout (4-space indent), written atomically."""
-    atomic_write(path, lambda f: json.dump(obj, f, indent=4, separators=(",", ": ")))
-
-
-def write_pickle_atomic(obj, path: str) -> None:
-    atomic_write(path, lambda f: pickle.dump(obj, f, protocol=pickle.HIGHEST_PROTOCOL), binary=True)
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -172,14 +138,21 @@ def relative_path(impath: str, prefix: str) -> str:
     return impath[len(prefix) :].lstrip("/\\").replace(os.sep, "/")
 
 
-def save_split(train, val, test, filepath: str, path_prefix: str) -> None:
-    """Write the three lists as ``[relative_path, label, classname]`` triples (atomically)."""
+def save_split(train, val, test, filepath: str, path_prefix: str, generated: dict | None = None) -> None:
+    """Write the three lists as ``[relative_path, label, classname]`` triples (atomically).
+
+    ``generated`` (how a split made here was drawn) is stored under the extra key ``"generated"``, which
+    split readers ignore.
+    """
 
     def _triples(items):
         return [(relative_path(d.impath, path_prefix), d.label, d.classname) for d in items]
 
     split = {"train": _triples(train), "val": _triples(val), "test": _triples(test)}
-    write_json_atomic(split, filepath)
+    if generated is not None:
+        split["generated"] = dict(generated)
+    with cache_write(filepath, "split file"):
+        write_json_atomic(split, filepath)
     print(f"Saved split to {filepath}")
 
 
@@ -255,6 +228,35 @@ def read_and_split_data(
 def fewshot_cache_path(split_fewshot_dir: str, num_shots: int, seed: int, suffix: str = ".pkl") -> str:
     """``<split_fewshot_dir>/shot_<K>-seed_<S><suffix>``; unseeded runs use seed -1 like upstream."""
     return os.path.join(split_fewshot_dir, f"shot_{num_shots}-seed_{seed}{suffix}")
+
+
+def find_fewshot_file(dirs: Sequence[str], num_shots: int, seed: int, suffix: str = ".pkl") -> str:
+    """The first existing ``shot_<K>-seed_<S><suffix>`` in ``dirs``, else its path in ``dirs[0]``.
+
+    ``dirs`` lists where this run writes caches first, then the upstream ``<dataset>/split_fewshot`` (see
+    ``DATASET.CACHE_DIR``), so caches published inside a data tree keep working.
+    """
+    paths = [fewshot_cache_path(d, num_shots, seed, suffix) for d in dirs]
+    return next((p for p in paths if os.path.exists(p)), paths[0])
+
+
+class CacheWriteError(OSError):
+    """A cache or generated split could not be written (typically a read-only data tree)."""
+
+
+@contextlib.contextmanager
+def cache_write(path: str, what: str):
+    """Turn a failed write of ``what`` at ``path`` into an error that says how to put caches elsewhere."""
+    try:
+        yield
+    except OSError as err:
+        if isinstance(err, CacheWriteError):
+            raise
+        raise CacheWriteError(
+            f"Cannot write the {what} {path} ({err.strerror or err}). If the data folder is read-only or "
+            "shared, set DATASET.CACHE_DIR to a writable folder (caches and generated splits go to "
+            "<CACHE_DIR>/<dataset folder>/; existing caches in the data folder are still read)."
+        ) from err
 
 
 def sample_fewshot(items: Sequence[Datum], num_shots: int) -> list[Datum]:
@@ -379,7 +381,8 @@ def load_or_create_fewshot(
         val = sample_fewshot(val, min(num_shots, 4))
         data["val"] = val
     print(f"Saving preprocessed few-shot data to {path}")
-    write_pickle_atomic(data, path)
+    with cache_write(path, "few-shot cache"):
+        write_pickle_atomic(data, path)
     return train, val
 
 

@@ -7,7 +7,8 @@ Features:
     * loss ``CE + VIS_BETA * MSE(norm f, proto[y]) + TXT_BETA * mean_{i<j} exp(-TXT_RBF_T |t_i - t_j|^2)``:
       image features are pulled to per-class prototypes, class text features pushed apart.
 
-Prototypes (``<dataset>/split_fewshot/shot_<K>-seed_<S>_prototype.pkl``): per class, the mean normalised
+Prototypes (``<dataset>/split_fewshot/shot_<K>-seed_<S>_prototype.pkl``, under ``DATASET.CACHE_DIR`` when
+set, like the few-shot caches): per class, the mean normalised
 frozen-CLIP feature of its few-shot training images (all classes, one pass of the training augmentation).
 Write them first with the same dataset/seed/shots and ``TRAINER.DAPT.PROTOTYPE_GEN True`` (that run writes
 the file and does not train); training loads them, evaluation never needs them.
@@ -26,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from dassl.atomic_io import write_pickle_atomic
 from dassl.config import add_cfg_node, cfg_hook
 from dassl.config.engine_keys import cfg_get
 from dassl.data.data_manager import DatasetWrapper
@@ -34,7 +36,7 @@ from dassl.engine import TRAINER_REGISTRY
 from dassl.engine.reporting import run_metadata, write_unevaluated_run
 from dassl.utils import load_tensor_pickle
 from dassl.utils.distributed import is_main_process
-from datasets.splits import fewshot_cache_path, load_pickled_items, write_pickle_atomic
+from datasets.splits import cache_write, fewshot_cache_path, find_fewshot_file, load_pickled_items
 from trainers.ucp.network import (
     LearnableParamsNetwork,
     LearnableParamsTrainer,
@@ -118,9 +120,18 @@ def text_dispersion(text_feats: torch.Tensor, rbf_t: float) -> torch.Tensor:
     return torch.pdist(l2_normalize(text_feats.float()), p=2).pow(2).mul(-rbf_t).exp().mean()
 
 
+PROTOTYPE_SUFFIX = "_prototype.pkl"
+
+
 def prototype_path(dataset, num_shots: int, seed: int) -> str:
-    """Where the prototypes of a (dataset, shots, seed) live, next to its few-shot cache."""
-    return fewshot_cache_path(dataset.split_fewshot_dir, num_shots, seed, suffix="_prototype.pkl")
+    """The prototypes of a (dataset, shots, seed), next to its few-shot cache: the existing file (in the
+    cache folder or the dataset folder), else where they are written."""
+    return find_fewshot_file(fewshot_dirs(dataset), num_shots, seed, suffix=PROTOTYPE_SUFFIX)
+
+
+def fewshot_dirs(dataset) -> tuple:
+    """Where the dataset's few-shot files are looked for; the first is where they are written."""
+    return tuple(getattr(dataset, "fewshot_dirs", (dataset.split_fewshot_dir,)))
 
 
 @torch.no_grad()
@@ -162,14 +173,16 @@ class DAPT(LearnableParamsTrainer):
         cfg, dataset = self.cfg, self.dm.dataset
         if cfg.DATASET.NUM_SHOTS < 1:
             raise ValueError("TRAINER.DAPT.PROTOTYPE_GEN needs few-shot data: set DATASET.NUM_SHOTS >= 1")
-        cache = fewshot_cache_path(dataset.split_fewshot_dir, cfg.DATASET.NUM_SHOTS, cfg.SEED)
+        cache = find_fewshot_file(fewshot_dirs(dataset), cfg.DATASET.NUM_SHOTS, cfg.SEED)
         items = load_pickled_items(cache, ("train",), dataset.dataset_dir)["train"]
         print("Prototype generator")
         print(f"{cfg.DATASET.NAME} (SHOTS: {cfg.DATASET.NUM_SHOTS}), {len(items)} images from {cache}")
         prototypes = compute_prototypes(self.model.clip, items, build_transform(cfg, is_train=True), cfg,
                                         self.device)
-        path = prototype_path(dataset, cfg.DATASET.NUM_SHOTS, cfg.SEED)
-        write_pickle_atomic(prototypes.cpu(), path)
+        shots = cfg.DATASET.NUM_SHOTS
+        path = fewshot_cache_path(dataset.split_fewshot_dir, shots, cfg.SEED, suffix=PROTOTYPE_SUFFIX)
+        with cache_write(path, "DAPT prototype file"):
+            write_pickle_atomic(prototypes.cpu(), path)
         print(f"Saved prototypes {tuple(prototypes.shape)} to {path}")
         return path
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 # ------------------------------------------------------------------------------------------------------
 # Building datasets the way train.py does
 # ------------------------------------------------------------------------------------------------------
-def make_cfg(root, name, num_shots=-1, seed=1, subsample="all", trainer="", modal=None):
+def make_cfg(root, name, num_shots=-1, seed=1, subsample="all", trainer="", modal=None, cache_dir=""):
     import datasets  # noqa: F401  (registers the datasets and the config hook)
     from dassl.config import extend_cfg, get_cfg_default
 
@@ -17,6 +17,7 @@ def make_cfg(root, name, num_shots=-1, seed=1, subsample="all", trainer="", moda
     cfg.DATASET.NAME = name
     cfg.DATASET.NUM_SHOTS = num_shots
     cfg.DATASET.SUBSAMPLE_CLASSES = subsample
+    cfg.DATASET.CACHE_DIR = str(cache_dir)
     cfg.SEED = seed
     cfg.TRAINER.NAME = trainer
     if modal is not None:

@@ -72,12 +72,17 @@ def test_split_file_written_then_read(data_root, name, capsys):
     needs(name)
     BUILDERS[name](data_root)
     first = build(data_root, name)
-    split_path = data_root / FOLDERS[name] / f"split_zhou_{name}.json"
+    split_path = data_root / FOLDERS[name] / f"split_generated_{name}.json"
     assert split_path.is_file()
-    assert f"Saved split to {split_path}" in capsys.readouterr().out
+    assert not (data_root / FOLDERS[name] / f"split_zhou_{name}.json").exists()  # never the official name
+    log = capsys.readouterr().out
+    assert f"Saved split to {split_path}" in log
+    assert f"GENERATED a split for {name}" in log and f"Saved it as {split_path}" in log
 
     split = json.loads(split_path.read_text())
-    assert set(split) == {"train", "val", "test"}
+    assert set(split) == {"train", "val", "test", "generated"}
+    record = split["generated"]
+    assert record["official_file"] == f"split_zhou_{name}.json" and record["seed"] == 1
     for key, items in (("train", first.train_x), ("val", first.val), ("test", first.test)):
         assert len(split[key]) == len(items)
         for (rel, label, cname), item in zip(split[key], items):
@@ -86,7 +91,8 @@ def test_split_file_written_then_read(data_root, name, capsys):
             assert (label, cname) == (item.label, item.classname)
 
     second = build(data_root, name, seed=99)  # a different seed must not matter once the file exists
-    assert f"Reading split from {split_path}" in capsys.readouterr().out
+    log = capsys.readouterr().out
+    assert f"Reading split from {split_path}" in log and f"Using the GENERATED split {split_path}" in log
     for a, b in ((first.train_x, second.train_x), (first.val, second.val), (first.test, second.test)):
         assert [(d.impath, d.label, d.classname) for d in a] == [(d.impath, d.label, d.classname) for d in b]
 
@@ -119,7 +125,7 @@ def test_stanford_cars_split_paths_are_relative_to_the_dataset_folder(data_root)
     needs("StanfordCars")
     BUILDERS["StanfordCars"](data_root)
     build(data_root, "StanfordCars")
-    split = json.loads((data_root / "stanford_cars" / "split_zhou_StanfordCars.json").read_text())
+    split = json.loads((data_root / "stanford_cars" / "split_generated_StanfordCars.json").read_text())
     assert {rel.split("/")[0] for rel, _, _ in split["train"] + split["val"]} == {"cars_train"}
     assert {rel.split("/")[0] for rel, _, _ in split["test"]} == {"cars_test"}
 
@@ -167,7 +173,7 @@ def test_split_listing_missing_images_counts_and_shows_them(data_root):
     with pytest.raises(MissingImagesError) as err:
         build(data_root, "Food101")
     message = str(err.value)
-    assert "split_zhou_Food101.json" in message
+    assert "split_generated_Food101.json" in message
     total = len(ds.train_x) + len(ds.val) + len(ds.test)
     assert f"3 of the {total} image files" in message
     assert f"train: 1 of {len(ds.train_x)}, val: 0 of {len(ds.val)}, test: 2 of {len(ds.test)}" in message
@@ -178,7 +184,7 @@ def test_split_listing_missing_images_counts_and_shows_them(data_root):
 def test_split_file_that_does_not_match_the_images_on_disk(data_root):
     BUILDERS["DescribableTextures"](data_root)
     build(data_root, "DescribableTextures")
-    split_path = data_root / "dtd" / "split_zhou_DescribableTextures.json"
+    split_path = data_root / "dtd" / "split_generated_DescribableTextures.json"
     split = json.loads(split_path.read_text())
     # A split made for a different copy of the data: eight entries that do not exist here.
     split["train"] += [[f"banded/other_{i}.jpg", 0, "banded"] for i in range(8)]
@@ -210,7 +216,7 @@ def test_missing_annotation_file_is_named(data_root):
 def test_malformed_split_json(data_root):
     BUILDERS["DescribableTextures"](data_root)
     build(data_root, "DescribableTextures")
-    split_path = data_root / "dtd" / "split_zhou_DescribableTextures.json"
+    split_path = data_root / "dtd" / "split_generated_DescribableTextures.json"
     split = json.loads(split_path.read_text())
     del split["val"]
     split_path.write_text(json.dumps(split))

@@ -24,7 +24,9 @@ def food(data_root):
 
 
 def cache_file(root, shots, seed):
-    return root / "food-101" / "split_fewshot" / f"shot_{shots}-seed_{seed}.pkl"
+    path = root / "food-101" / "split_fewshot" / f"shot_{shots}-seed_{seed}.pkl"
+    path.parent.mkdir(exist_ok=True)
+    return path
 
 
 def test_fewshot_sizes_and_cache_file(food, capsys):
@@ -131,7 +133,7 @@ def test_unreadable_or_wrong_cache_fails_clearly(food):
 def test_zero_shots_uses_the_whole_train_split(food):
     ds = build(food, NAME, num_shots=0)
     assert len(ds.train_x) == 5 * 15
-    assert not list((food / "food-101" / "split_fewshot").iterdir())
+    assert not (food / "food-101" / "split_fewshot").exists()  # nothing is written without a sample
 
 
 def test_moved_root_with_caches(food, tmp_path, capsys):

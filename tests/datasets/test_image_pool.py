@@ -17,7 +17,7 @@ def _count(part):
 def test_pool_regroups_the_train_and_val_split(data_root):
     names = BUILDERS["Caltech101"](data_root)
     build(data_root, "Caltech101")
-    split = json.loads((data_root / "caltech-101" / "split_zhou_Caltech101.json").read_text())
+    split = json.loads((data_root / "caltech-101" / "split_generated_Caltech101.json").read_text())
     pool = pool_from_cfg(make_cfg(data_root, "Caltech101"))
 
     assert pool["train_obj_list"] == names and pool["val_obj_list"] == names
