@@ -21,6 +21,8 @@ only. Spec::
         output_dir: output/stage2/{dataset}/seed{seed}
         args: [--model-dir, "{stage1}"]                     # extra train.py flags
         opts: {SPLE.BACK_CKPT_PATH: "{stage1}"}
+        slurm: {timeout_min: 2880}                          # SLURM resources of this step (merged
+                                                            # over the spec's slurm: mapping)
       - name: resolved                                      # a compare step, no training:
         compare: {baseline: "{stage1}", new: "{stage2}"}    # tools.confusion.compare_runs, whose
                                                             # confusion_compare.json goes to the new run
@@ -54,10 +56,18 @@ if __package__ in (None, ""):  # run as a file: make the repository importable
     sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 from dassl.run_state import finished_state  # noqa: E402  (no torch import)
+from tools.slurm_jobs import (  # noqa: E402
+    CLUSTER_KEY,
+    ChainRecord,
+    check_executor_params,
+    job_parts,
+    require_submitit,
+    state_folder,
+)
 
 SPEC_KEYS = {"root", "datasets", "seeds", "steps", "command", "slurm"}
-STEP_KEYS = {"name", "trainer", "config", "output_dir", "args", "opts"}
-COMPARE_KEYS = {"name", "compare", "output_dir"}
+STEP_KEYS = {"name", "trainer", "config", "output_dir", "args", "opts", "slurm"}
+COMPARE_KEYS = {"name", "compare", "output_dir", "slurm"}
 # What a compare step (tools.confusion.compare_runs) reads from its two runs and writes.
 COMPARE_INPUT = "wrong_predictions.json"
 COMPARE_OUTPUT = "confusion_compare.json"
@@ -77,6 +87,7 @@ class Run:
     argv: tuple
     cwd: str
     inputs: tuple = ()  # compare steps: the baseline and new run dirs
+    slurm: tuple = ()  # the step's own SLURM parameters, as (key, value) pairs
 
     def finished(self):
         out = osp.join(self.cwd, self.output_dir)
@@ -145,7 +156,20 @@ def validate_spec(spec, source="(command line)"):
         opts = step.get("opts", {})
         if not isinstance(opts, dict) and not (isinstance(opts, list) and len(opts) % 2 == 0):
             _fail(source, f"{where} 'opts' must be a mapping or a KEY VALUE list, got {opts!r}")
+        if not isinstance(step.get("slurm", {}), dict):
+            _fail(source, f"{where} 'slurm' must be a mapping of submitit parameters, got {step['slurm']!r}")
+        if CLUSTER_KEY in step.get("slurm", {}):
+            _fail(source, f"{where} 'slurm' cannot set '{CLUSTER_KEY}': one sweep uses one executor")
     return spec
+
+
+def check_slurm_params(spec, cli_params, source):
+    """Check every submitit parameter of the spec (top level and per step) and the command line."""
+    check_executor_params(spec["slurm"], f"Sweep spec {source}, 'slurm'")
+    for i, step in enumerate(spec["steps"]):
+        where = f"Sweep spec {source}, steps[{i}] ({step['name']}) 'slurm'"
+        check_executor_params(step.get("slurm", {}), where)
+    check_executor_params(cli_params, "--slurm")
 
 
 def _validate_compare_step(step, where, source):
@@ -218,7 +242,7 @@ def plan(spec, extra=(), cwd=None):
             for step in spec["steps"]:
                 label = f"{step['name']} {dataset} seed{seed}"
                 if "compare" in step:
-                    run = _compare_run(step, values, label, cwd)
+                    run = _compare_run(step, values, label, cwd, _slurm_items(step))
                     # it writes one file of its own, by default next to the new run's outputs
                     key = (run.output_dir, COMPARE_OUTPUT)
                     if key in seen:
@@ -242,19 +266,23 @@ def plan(spec, extra=(), cwd=None):
                 flags, pairs = _split_extra(list(extra))
                 tail = [*step.get("args", []), *flags, *opts, *pairs]
                 argv += [_fill(a, values, label) for a in tail]
-                chain.append(Run(label, out, tuple(str(a) for a in argv), cwd))
+                chain.append(Run(label, out, tuple(str(a) for a in argv), cwd, slurm=_slurm_items(step)))
                 values[step["name"]] = out
             chains.append(chain)
     return chains
 
 
-def _compare_run(step, values, label, cwd):
+def _slurm_items(step):
+    return tuple(sorted(step.get("slurm", {}).items()))
+
+
+def _compare_run(step, values, label, cwd, slurm=()):
     """The compare step: ``tools/confusion/compare_runs.py`` on two runs of the chain."""
     baseline = _fill(step["compare"]["baseline"], values, label)
     new = _fill(step["compare"]["new"], values, label)
     out = _fill(step.get("output_dir", new), values, label)
     argv = [sys.executable, COMPARE_SCRIPT, "--baseline", baseline, "--new", new, "--out-dir", out]
-    return Run(label, out, tuple(argv), cwd, inputs=(baseline, new))
+    return Run(label, out, tuple(argv), cwd, inputs=(baseline, new), slurm=slurm)
 
 
 _CHILDREN = set()  # running train.py processes, each the leader of its own process group
@@ -297,23 +325,38 @@ def forward_signals():
             signal.signal(signum, old)
 
 
-def run_chain(chain, env=None, echo=print):
-    """Run the unfinished steps of ``chain`` in order; return [(label, status)] with status one of
-    skipped / ok / failed / blocked (an earlier step failed)."""
-    statuses, failed = [], False
-    for run in chain:
+def run_chain(chain, env=None, echo=print, record=None, start=0):
+    """Run the unfinished steps of ``chain[start:]`` in order; return [(label, status)] with status one of
+    skipped / ok / failed / blocked (an earlier step failed, or one before ``start`` is not finished).
+
+    ``record`` (a :class:`tools.slurm_jobs.ChainRecord`, SLURM jobs only) notes every step's outcome, so that
+    a requeued job reports a step an earlier attempt trained as "ok", not "skipped". Steps before ``start``
+    belong to an earlier job of the chain.
+    """
+    if record is not None:
+        record.start_attempt()
+    statuses = []
+    failed = any(not run.finished() for run in chain[:start])
+    for run in chain[start:]:
         out = osp.join(run.cwd, run.output_dir)
         if failed:
             statuses.append((run.label, "blocked"))
         elif run.finished():
-            statuses.append((run.label, "skipped"))
+            earlier = record is not None and record.status(run.label) == "ok"
+            statuses.append((run.label, "ok" if earlier else "skipped"))
+            if earlier:
+                echo(f"[done] {run.label} (in attempt {record.attempt_of(run.label)})")
         else:
             os.makedirs(out, exist_ok=True)
             echo(f"[start] {run.label} -> {run.output_dir}")
+            if record is not None:
+                record.set(run.label, "running")
             with open(osp.join(out, CONSOLE_FILE), "a") as console:
                 code = run_child(run.argv, run.cwd, env, console)
             failed = code != 0
             statuses.append((run.label, "failed" if failed else "ok"))
+            if record is not None:
+                record.set(run.label, statuses[-1][1])
             echo(f"[{'FAIL' if failed else 'done'}] {run.label}" +
                  (f" (exit {code}; see {osp.join(run.output_dir, CONSOLE_FILE)})" if failed else ""))
     return statuses
@@ -343,11 +386,19 @@ def run_local(chains, jobs=1, gpus=None, echo=print):
 
 
 class SlurmChain:
-    """The callable submitted per chain; on timeout or preemption submitit requeues it, and the
-    requeued job skips finished steps and resumes the interrupted one from its checkpoint."""
+    """The callable submitted per job: steps ``start:stop`` of a chain. On timeout or preemption submitit
+    requeues it with the same arguments; the requeued job skips finished steps, resumes the interrupted one
+    from its checkpoint, and, through the record at ``record_path``, reports the steps an earlier attempt
+    trained as "ok"."""
+
+    def __init__(self, record_path=None, start=0, stop=None):
+        self.record_path = record_path
+        self.start = start
+        self.stop = stop
 
     def __call__(self, chain):
-        return run_chain(chain)
+        record = ChainRecord(self.record_path) if self.record_path else None
+        return run_chain(chain[: self.stop], record=record, start=self.start)
 
     def checkpoint(self, chain):
         from submitit.helpers import DelayedSubmission
@@ -355,27 +406,95 @@ class SlurmChain:
         return DelayedSubmission(self, chain)
 
 
-def run_slurm(chains, folder, params, wait=False, echo=print):
-    """Submit the unfinished chains as one job array; ``params`` go to ``update_parameters``
-    (``cluster`` selects the submitit executor: slurm, local or debug)."""
-    try:
-        import submitit
-    except ImportError as e:
-        raise RuntimeError("The slurm backend needs the 'submitit' package: pip install submitit") from e
+def _chain_name(chain):
+    return chain[0].label.split(" ", 1)[1]
+
+
+def _new_executor(submitit, folder, cluster, params):
+    """A fresh executor per parameter set (update_parameters accumulates, so executors are not reused)."""
+    executor = submitit.AutoExecutor(folder=folder, cluster=cluster)
+    executor.update_parameters(**params)
+    return executor
+
+
+def run_slurm(chains, folder, params, wait=False, echo=print, overrides=None):
+    """Submit the unfinished chains; ``params`` (the spec's ``slurm:``) go to ``update_parameters`` with
+    each step's own ``slurm:`` merged over them and ``overrides`` (``--slurm``) over both. ``cluster``
+    selects the submitit executor: slurm, local or debug.
+
+    On SLURM, consecutive steps of a chain with the same resources form one job, and a chain whose steps
+    differ continues in a job that starts after the previous one succeeded (``--dependency=afterok``);
+    the first jobs of all chains with the same resources form one job array. The local and debug executors
+    have no dependencies: there each chain is one job with the spec-level parameters.
+    """
+    submitit = require_submitit()
+    params, overrides = dict(params), dict(overrides or {})
+    check_executor_params(params, "slurm parameters")
+    check_executor_params(overrides, "--slurm")
+    cluster = overrides.pop(CLUSTER_KEY, params.pop(CLUSTER_KEY, None))
+    params.pop(CLUSTER_KEY, None)
     todo = [c for c in chains if not all(r.finished() for r in c)]
     statuses = [(r.label, "skipped") for c in chains if c not in todo for r in c]
     if not todo:
         return statuses
-    params = dict(params)
-    executor = submitit.AutoExecutor(folder=folder, cluster=params.pop("cluster", None))
-    executor.update_parameters(**params)
-    with executor.batch():
-        jobs = [executor.submit(SlurmChain(), chain) for chain in todo]
-    for job, chain in zip(jobs, todo):
-        echo(f"[submitted] job {job.job_id}: {chain[0].label.split(' ', 1)[1]} ({len(chain)} steps)")
+    per_step = (cluster or submitit.AutoExecutor.which()) == "slurm"
+
+    def resources(run):
+        return {**params, **(dict(run.slurm) if per_step else {}), **overrides}
+
+    state = state_folder(folder)
+    plans = []  # (chain, [(start, stop, params)], record path)
+    for i, chain in enumerate(todo):
+        parts = job_parts(chain, resources)
+        while all(r.finished() for r in chain[parts[0][0]: parts[0][1]]):  # done earlier: nothing to submit
+            statuses += [(r.label, "skipped") for r in chain[parts[0][0]: parts[0][1]]]
+            parts.pop(0)
+        for _, _, part_params in parts:
+            check_executor_params(part_params, f"slurm parameters of {_chain_name(chain)}")
+        plans.append((chain, parts, osp.join(state, f"chain{i:04d}.json")))
+
+    jobs = {}  # (chain index, part index) -> job
+    groups = {}  # the first job of every chain, one array per parameter set
+    for i, (_, parts, _) in enumerate(plans):
+        key = json.dumps(parts[0][2], sort_keys=True, default=str)
+        groups.setdefault(key, (parts[0][2], []))[1].append(i)
+    for first_params, members in groups.values():
+        executor = _new_executor(submitit, folder, cluster, first_params)
+        with executor.batch():
+            for i in members:
+                chain, parts, record = plans[i]
+                jobs[i, 0] = executor.submit(SlurmChain(record, parts[0][0], parts[0][1]), chain)
+    for i, (chain, parts, record) in enumerate(plans):
+        start, stop, _ = parts[0]
+        steps = f"{stop - start} step{'s' if stop - start != 1 else ''}"
+        echo(f"[submitted] job {jobs[i, 0].job_id}: {_chain_name(chain)} ({steps})")
+        for k, (start, stop, part_params) in enumerate(parts[1:], 1):
+            previous = jobs[i, k - 1].job_id
+            extra = dict(part_params.get("slurm_additional_parameters") or {})
+            extra.update(dependency=f"afterok:{previous}", kill_on_invalid_dep="yes")
+            executor = _new_executor(submitit, folder, cluster,
+                                     {**part_params, "slurm_additional_parameters": extra})
+            jobs[i, k] = executor.submit(SlurmChain(record, start, stop), chain)
+            names = ", ".join(r.label.split(" ", 1)[0] for r in chain[start:stop])
+            echo(f"[submitted] job {jobs[i, k].job_id}: {_chain_name(chain)}, {names} (after job {previous})")
     if not wait:
-        return statuses + [(r.label, "submitted") for c in todo for r in c]
-    return statuses + [s for job in jobs for s in job.result()]
+        return statuses + [(r.label, "submitted") for chain, parts, _ in plans
+                           for start, stop, _ in parts for r in chain[start:stop]]
+    for i, (chain, parts, _) in enumerate(plans):
+        broken = False
+        for k, (start, stop, _) in enumerate(parts):
+            labels = [r.label for r in chain[start:stop]]
+            if broken:  # SLURM cancels it (kill-on-invalid-dep), or it finds its earlier steps unfinished
+                statuses += [(label, "blocked") for label in labels]
+                continue
+            try:
+                part = jobs[i, k].result()
+            except Exception as e:  # noqa: BLE001  (the job itself died: report it, keep the other chains)
+                echo(f"[FAIL] job {jobs[i, k].job_id}: {type(e).__name__}: {e}")
+                part = [(label, "failed") for label in labels]
+            statuses += part
+            broken = any(status in ("failed", "blocked") for _, status in part)
+    return statuses
 
 
 def _parse_kv(items):
@@ -430,8 +549,9 @@ def main(argv=None, echo=print):
             echo(f"# finished, skip: {run.output_dir}" if done else shlex.join(run.argv))
         return 0
     if args.backend == "slurm":
-        params = {**spec["slurm"], **_parse_kv(args.slurm)}
-        statuses = run_slurm(chains, args.slurm_folder, params, args.wait, echo)
+        cli_params = _parse_kv(args.slurm)
+        check_slurm_params(spec, cli_params, f"'{args.spec}'" if args.spec else "(command line)")
+        statuses = run_slurm(chains, args.slurm_folder, spec["slurm"], args.wait, echo, overrides=cli_params)
     else:
         in_main = threading.current_thread() is threading.main_thread()
         with forward_signals() if in_main else contextlib.nullcontext():

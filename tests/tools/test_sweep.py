@@ -45,6 +45,10 @@ with open(os.path.join(out, "wrong_predictions.json"), "w") as f:
 
 @pytest.fixture
 def world(tmp_path, monkeypatch):
+    return make_world(tmp_path, monkeypatch)
+
+
+def make_world(tmp_path, monkeypatch):
     """A working directory with two dataset configs, the fake train.py and its call log."""
     (tmp_path / "configs" / "datasets").mkdir(parents=True)
     for name in ("alpha", "beta"):
