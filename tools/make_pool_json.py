@@ -38,7 +38,7 @@ def resolve_output(output: str | None, dataset_name: str) -> str:
     return output
 
 
-def build_cfg(root: str, dataset_config_file: str | None, dataset_name: str | None):
+def build_cfg(root: str, dataset_config_file: str | None, dataset_name: str | None, cache_dir: str = ""):
     cfg = get_cfg_default()
     extend_cfg(cfg)
     if dataset_config_file:
@@ -48,6 +48,7 @@ def build_cfg(root: str, dataset_config_file: str | None, dataset_name: str | No
     if dataset_name:
         cfg.DATASET.NAME = dataset_name
     cfg.DATASET.ROOT = root
+    cfg.DATASET.CACHE_DIR = cache_dir
     return cfg
 
 
@@ -58,12 +59,14 @@ def parse_args(argv=None):
     which.add_argument("--dataset-config-file", help="a configs/datasets/*.yaml file")
     which.add_argument("--dataset", help="a registered DATASET.NAME, e.g. Caltech101")
     parser.add_argument("--output", help=f"output file or folder (default {DEFAULT_DIR}/SPLE_<Name>.json)")
+    parser.add_argument("--cache-dir", default="",
+                        help="DATASET.CACHE_DIR of the runs, where a generated split is found (or written)")
     return parser.parse_args(argv)
 
 
 def main(argv=None) -> str:
     args = parse_args(argv)
-    cfg = build_cfg(args.root, args.dataset_config_file, args.dataset)
+    cfg = build_cfg(args.root, args.dataset_config_file, args.dataset, args.cache_dir)
     pool = pool_from_cfg(cfg)
     path = resolve_output(args.output, cfg.DATASET.NAME)
     write_pool(pool, path)

@@ -70,3 +70,19 @@ def test_runs_as_a_script(data_root, tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(target.read_text())["val_obj_list"] == ["banded", "blotchy", "braided"]
+
+
+def test_cache_dir_finds_the_split_the_runs_generated(data_root, tmp_path, capsys):
+    from dataset_trees import build
+
+    BUILDERS["Food101"](data_root)
+    cache = tmp_path / "cache"
+    run = build(data_root, "Food101", cache_dir=cache)  # a run generated the split into the cache folder
+    capsys.readouterr()
+    path = make_pool_json.main(["--root", str(data_root), "--dataset", "Food101", "--cache-dir", str(cache),
+                                "--output", str(tmp_path / "pool.json")])
+    assert f"Using the GENERATED split {cache / 'food-101' / 'split_generated_Food101.json'}" in (
+        capsys.readouterr().out)
+    pool = json.loads(Path(path).read_text())
+    assert sum(len(rels) for _, rels in pool["train"][0].values()) == len(run.train_x)
+    assert not list((data_root / "food-101").glob("split_*.json"))  # the data tree was left alone
