@@ -48,3 +48,20 @@ def trainable_names(trainer):
 
 def results(output_dir):
     return json.loads((Path(output_dir) / "results.json").read_text())
+
+
+def put_random_teacher(teacher_root, weights_dir, dataset_name, classnames, seed=0):
+    """A PromptKD teacher checkpoint with random prompts on the toy ``ViT-L-14`` where PromptKD looks for
+    it (``<teacher_root>/<dataset_name>/VLPromptLearner/model-best.pth.tar``); returns ``teacher_root``."""
+    import torch
+
+    from clip import load
+    from trainers.common.vl_prompt import IVLPDesign, VLPromptModel
+
+    clip_model, _ = load("ViT-L-14", weights_dir=str(weights_dir))
+    torch.manual_seed(seed)
+    teacher = VLPromptModel(clip_model, list(classnames), IVLPDesign(4, 4, 2, 2, "a photo of a"))
+    target = Path(teacher_root) / dataset_name / "VLPromptLearner" / "model-best.pth.tar"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"state_dict": teacher.state_dict(), "epoch": 1}, target)
+    return Path(teacher_root)
