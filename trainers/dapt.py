@@ -37,13 +37,13 @@ from dassl.engine.reporting import run_metadata, write_unevaluated_run
 from dassl.utils import load_tensor_pickle
 from dassl.utils.distributed import is_main_process
 from datasets.splits import cache_write, fewshot_cache_path, find_fewshot_file, load_pickled_items
+from trainers.common.class_offsets import ClassOffsetSlot
 from trainers.ucp.network import (
     LearnableParamsNetwork,
     LearnableParamsTrainer,
     class_prompt_tokens,
     l2_normalize,
 )
-from trainers.ucp.plugin import class_context
 
 
 @cfg_hook
@@ -54,11 +54,13 @@ def add_dapt_cfg(cfg) -> None:
     })
 
 
-class DAPTPromptLearner(nn.Module):
+class DAPTPromptLearner(ClassOffsetSlot, nn.Module):
     """Text context ``txt_ctx`` [n_t, W_text] and visual prompts ``vis_ctx`` [1, n_v, W_vision].
 
     It is also the vision prompt provider handed to ``clip``'s image tower (placement "after_cls", no
-    deep prompts). ``token_prefix``/``token_suffix`` depend on the class list (dropped on load).
+    deep prompts). ``token_prefix``/``token_suffix`` depend on the class list (dropped on load). A plug-in
+    may fill its offsets slot (:mod:`trainers.common.class_offsets`): the text context becomes
+    ``txt_ctx + m_c``; the visual prompts never change.
     """
 
     placement = "after_cls"
@@ -96,7 +98,7 @@ class DAPTPromptLearner(nn.Module):
         return None
 
     def text_prompts(self) -> torch.Tensor:
-        ctx = class_context(self, self.txt_ctx, self.n_cls)
+        ctx = self.offset_context(self.txt_ctx, self.n_cls)
         return torch.cat([self.token_prefix, ctx.to(self.token_prefix.dtype), self.token_suffix], dim=1)
 
 

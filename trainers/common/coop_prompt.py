@@ -17,6 +17,8 @@ context reuse the assembly unchanged::
 
 ``class_context`` / ``image_context`` add the offset to every context token (``ctx + m_c``,
 ``ctx + pi_i``); any other context tensor of a shape below can be passed to ``build_prompts`` directly.
+A plug-in that conditions the context of every method built on this learner (CaPT's meta-net) fills its
+offsets slot instead (:mod:`trainers.common.class_offsets`): ``learner.context()`` is then ``ctx + m_c``.
 
 Context shapes accepted by :meth:`CoOpPromptLearner.build_prompts` (W = text width):
     ``[n_ctx, W]`` shared by all classes; ``[C, n_ctx, W]`` one per class;
@@ -29,6 +31,7 @@ import torch
 from torch import nn
 
 from clip import tokenize
+from trainers.common.class_offsets import ClassOffsetSlot, add_class_offsets
 
 POSITIONS = ("end", "middle", "front")
 
@@ -82,7 +85,7 @@ def _position_index(name_lens: list[int], n_ctx: int, length: int, position: str
     return torch.tensor(rows, dtype=torch.long)
 
 
-class CoOpPromptLearner(nn.Module):
+class CoOpPromptLearner(ClassOffsetSlot, nn.Module):
     """Learnable context ``ctx`` plus the frozen token embeddings of the class prompts.
 
     Args:
@@ -178,15 +181,12 @@ class CoOpPromptLearner(nn.Module):
 
     def class_context(self, offsets: torch.Tensor, ctx: torch.Tensor | None = None) -> torch.Tensor:
         """Per-class context ``ctx + m_c`` on every token: offsets [C, W] (or [1, W]) -> [C, n_ctx, W]."""
-        ctx = self.ctx if ctx is None else ctx
-        if offsets.dim() != 2 or offsets.shape[-1] != ctx.shape[-1]:
-            raise ValueError(f"per-class offsets must be [C, {ctx.shape[-1]}], got {tuple(offsets.shape)}")
-        if ctx.dim() == 2:
-            ctx = ctx.unsqueeze(0)
-        out = ctx + offsets[:, None, :].to(ctx.dtype)
-        if out.shape[0] == 1:
-            out = out.expand(self.n_cls, -1, -1)
-        return out
+        return add_class_offsets(self.ctx if ctx is None else ctx, offsets, self.n_cls)
+
+    def context(self) -> torch.Tensor:
+        """The context the class prompts are built from: ``ctx`` as [C, n_ctx, W], plus the per-class
+        offsets of the module in the offsets slot when a plug-in filled it (see ``class_offsets``)."""
+        return self.offset_context(self.ctx, self.n_cls)
 
     # --------------------------------------------------------------- prompts
     def build_prompts(self, ctx: torch.Tensor | None = None) -> torch.Tensor:

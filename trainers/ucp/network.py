@@ -15,7 +15,6 @@ from torch import nn
 from clip import tokenize
 from dassl.config import add_cfg_node, cfg_hook
 from trainers.common.base import ClipTrainer, EvalCacheMixin
-from trainers.ucp.plugin import class_context
 
 
 @cfg_hook
@@ -45,9 +44,8 @@ def class_prompt_tokens(clip_model, classnames: list[str], prefix_text: str, n_c
 
 
 def coop_text_features(clip_model, learner) -> torch.Tensor:
-    """Class text features [C, D] of a CoOp prompt learner, with CaPT's offsets when it carries ``ucp``."""
-    ctx = class_context(learner, learner.ctx, learner.n_cls)
-    return learner.encode(clip_model, learner.build_prompts(ctx))
+    """Class text features [C, D] of a CoOp prompt learner, from its ``context()`` (offsets included)."""
+    return learner.encode(clip_model, learner.build_prompts(learner.context()))
 
 
 def check_end_position(position: str, key: str) -> None:

@@ -1,9 +1,9 @@
 """The CaPT plug-in: a class condition -> meta-net -> one offset per class, added to every context token.
 
-One module, :class:`ClassConditioner`, serves every wrapped method (CoOp, KgCoOp, ProGrad, DAPT, DePT). A
-prompt learner carries it as its ``ucp`` child (so checkpoint keys read
-``prompt_learner.ucp.unified_transfer.*`` as in the published checkpoints) and its networks ask
-:func:`class_context` for the context instead of reading ``ctx`` directly::
+One module, :class:`ClassConditioner`, serves every wrapped method (CoOp, KgCoOp, ProGrad, DAPT, DePT). It
+fills the offsets slot of the method's prompt learner (:mod:`trainers.common.class_offsets`) as its ``ucp``
+child, so checkpoint keys read ``prompt_learner.ucp.unified_transfer.*`` as in the published checkpoints,
+and the learner's ``context()`` becomes::
 
     prompt_c = [SOS], ctx_1 + m_c, ..., ctx_n + m_c, [tokens of "<name>."], [EOT], padding
 
@@ -29,7 +29,7 @@ CONDITION_NAMES = {0: "TCI", 1: "FRN", 2: "VTI", 3: "VCI"}
 
 
 class ClassConditioner(nn.Module):
-    """Maps a condition [C or 1, D_in] to context offsets [C, D_out] and adds them to the context.
+    """Maps a condition [C or 1, D_in] to context offsets [C or 1, D_out] (the module of an offsets slot).
 
     Args:
         condition: the meta-net input (see the module docstring).
@@ -71,32 +71,16 @@ class ClassConditioner(nn.Module):
         gate = self.scale if isinstance(self.scale, float) else torch.sigmoid(self.scale)
         return self.unified_transfer(x * gate)
 
-    def forward(self, ctx: torch.Tensor, n_cls: int) -> torch.Tensor:
-        """Context [n_ctx, D] or [C, n_ctx, D] -> per-class context [C, n_ctx, D] with ``m_c`` added."""
-        if ctx.dim() == 2:
-            ctx = ctx.unsqueeze(0).expand(n_cls, -1, -1)
-        m = self.offsets()
-        if m.shape[0] not in (1, n_cls):
-            raise ValueError(f"the meta-net produced {m.shape[0]} offsets for {n_cls} classes")
-        if m.shape[-1] != ctx.shape[-1]:
-            raise ValueError(f"meta-net output width {m.shape[-1]} != context width {ctx.shape[-1]}")
-        return ctx + m.unsqueeze(1).to(ctx.dtype)
+    def forward(self) -> torch.Tensor:
+        """The offsets: what a prompt learner's offsets slot adds to every context token of each class."""
+        return self.offsets()
 
     def trainable_params(self) -> list[nn.Parameter]:
         return list(self.parameters())
 
 
-def class_context(learner: nn.Module, ctx: torch.Tensor, n_cls: int) -> torch.Tensor:
-    """The context a prompt learner's prompts are built from: conditioned when it carries ``ucp``."""
-    conditioner = getattr(learner, "ucp", None)
-    if conditioner is None:
-        return ctx if ctx.dim() == 3 else ctx.unsqueeze(0).expand(n_cls, -1, -1)
-    return conditioner(ctx, n_cls)
-
-
 def attach(learner: nn.Module, conditioner: ClassConditioner) -> nn.Module:
-    """Make ``conditioner`` the ``ucp`` child of ``learner`` (checkpoint keys ``<learner>.ucp.*``)."""
-    if getattr(learner, "ucp", None) is not None:
-        raise ValueError(f"{type(learner).__name__} already carries a class conditioner")
-    learner.add_module("ucp", conditioner)
+    """Put ``conditioner`` in the offsets slot of ``learner`` as its ``ucp`` child (checkpoint keys
+    ``<learner>.ucp.*``, as published); returns ``learner``."""
+    learner.attach_class_offsets(conditioner, "ucp")
     return learner

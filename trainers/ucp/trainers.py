@@ -60,7 +60,7 @@ def add_ucp_cfg(cfg) -> None:
 
 class CaPTMixin:
     """Put first in the bases of a ``LearnableParamsTrainer`` subclass whose network has ``clip`` and a
-    ``prompt_learner`` building its context through :func:`trainers.ucp.plugin.class_context`."""
+    ``prompt_learner`` with an offsets slot (:mod:`trainers.common.class_offsets`)."""
 
     def check_cfg(self, cfg):
         super().check_cfg(cfg)

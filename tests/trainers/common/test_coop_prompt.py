@@ -110,6 +110,32 @@ def test_shared_offset_of_one_row_reaches_all_classes(tiny_clip):
     assert ctx.shape == (3, 2, 64) and torch.allclose(ctx[2], learner.ctx + 1)
 
 
+class FixedOffsets(torch.nn.Module):
+    def __init__(self, offsets):
+        super().__init__()
+        self.offsets = torch.nn.Parameter(offsets)
+
+    def forward(self):
+        return self.offsets
+
+
+def test_offsets_slot_conditions_the_context_and_owns_its_keys(tiny_clip):
+    learner = CoOpPromptLearner(NAMES, tiny_clip, n_ctx=2)
+    assert learner.class_offsets is None
+    assert torch.equal(learner.context(), learner.ctx.expand(3, -1, -1))  # empty slot: plain CoOp
+    m = torch.randn(3, 64)
+    learner.attach_class_offsets(FixedOffsets(m), "plug")
+    assert torch.equal(learner.context(), learner.class_context(m))
+    assert "plug.offsets" in learner.state_dict()
+    assert any(p is learner.plug.offsets for p in learner.parameters())
+    with pytest.raises(ValueError, match="already carries class offsets"):
+        learner.attach_class_offsets(FixedOffsets(m), "other")
+    wrong = CoOpPromptLearner(NAMES, tiny_clip, n_ctx=2)
+    wrong.attach_class_offsets(FixedOffsets(torch.randn(2, 64)), "plug")
+    with pytest.raises(ValueError, match="2 per-class offsets for 3 classes"):
+        wrong.context()
+
+
 def test_gradients_reach_ctx_only(tiny_clip):
     learner = CoOpPromptLearner(NAMES, tiny_clip, n_ctx=3, class_token_position="middle")
     learner.build_prompts(learner.image_context(torch.randn(2, 64))).pow(2).sum().backward()

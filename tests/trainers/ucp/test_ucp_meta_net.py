@@ -5,8 +5,9 @@ import math
 import pytest
 import torch
 
+from trainers.common.class_offsets import ClassOffsetSlot, add_class_offsets
 from trainers.ucp.meta_net import AffineMap, MetaNetMLP, build_meta_net
-from trainers.ucp.plugin import ClassConditioner, attach, class_context
+from trainers.ucp.plugin import ClassConditioner, attach
 
 
 @pytest.mark.parametrize("hidden, expected", [(32, 33_312), (64, 66_112)])
@@ -48,10 +49,14 @@ def test_other_modules_and_bad_names():
         build_meta_net("gru", 8, 8)
 
 
-def _learner(n_cls=3, n_ctx=4, width=6):
-    learner = torch.nn.Module()
-    learner.ctx = torch.nn.Parameter(torch.randn(n_ctx, width))
-    return learner
+class _Learner(ClassOffsetSlot, torch.nn.Module):
+    def __init__(self, n_ctx, width):
+        super().__init__()
+        self.ctx = torch.nn.Parameter(torch.randn(n_ctx, width))
+
+
+def _learner(n_ctx=4, width=6):
+    return _Learner(n_ctx, width)
 
 
 def test_offset_is_added_to_every_context_token_of_its_class_only():
@@ -59,7 +64,7 @@ def test_offset_is_added_to_every_context_token_of_its_class_only():
     tci = torch.randn(3, 5)
     conditioner = ClassConditioner(tci, out_dim=6, hidden_dim=4, scale=0.5).eval()
     learner = attach(_learner(), conditioner)
-    ctx = class_context(learner, learner.ctx, 3)
+    ctx = learner.offset_context(learner.ctx, 3)
     m = conditioner.unified_transfer(tci * 0.5)
     assert ctx.shape == (3, 4, 6)
     for c in range(3):
@@ -67,7 +72,7 @@ def test_offset_is_added_to_every_context_token_of_its_class_only():
             assert torch.allclose(ctx[c, t] - learner.ctx[t], m[c], atol=1e-6)
     # the plain learner gets the shared context unchanged
     plain = _learner()
-    assert torch.equal(class_context(plain, plain.ctx, 3), plain.ctx.expand(3, -1, -1))
+    assert torch.equal(plain.offset_context(plain.ctx, 3), plain.ctx.expand(3, -1, -1))
 
 
 def test_condition_is_not_saved_unless_persistent_and_gate_is_learnable():
@@ -75,12 +80,12 @@ def test_condition_is_not_saved_unless_persistent_and_gate_is_learnable():
     assert not any("class_tokens" in k for k in conditioner.state_dict())
     frn = ClassConditioner(torch.randn(1, 5), out_dim=6, persistent=True)
     assert "condition" in frn.state_dict()
-    assert frn(torch.zeros(2, 6), 4).shape == (4, 2, 6)
+    assert add_class_offsets(torch.zeros(2, 6), frn(), 4).shape == (4, 2, 6)
     gated = ClassConditioner(torch.randn(3, 5), out_dim=6, scale=0.0)
     assert isinstance(gated.scale, torch.nn.Parameter) and gated.scale.item() == 0.0
-    gated(torch.zeros(2, 6), 3).sum().backward()
+    add_class_offsets(torch.zeros(2, 6), gated(), 3).sum().backward()
     assert gated.scale.grad is not None
     with pytest.raises(ValueError, match="offsets for 4 classes"):
-        conditioner(torch.zeros(2, 6), 4)
+        add_class_offsets(torch.zeros(2, 6), conditioner(), 4)
     with pytest.raises(ValueError, match="already carries"):
         attach(attach(_learner(), conditioner), conditioner)

@@ -7,7 +7,7 @@ from clip import build_model
 from clip.testing import make_random_state_dict
 from trainers.common.coop_prompt import CoOpPromptLearner
 from trainers.ucp.network import coop_text_features
-from trainers.ucp.plugin import ClassConditioner, attach, class_context
+from trainers.ucp.plugin import ClassConditioner, attach
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +22,8 @@ def test_offsets_touch_only_the_context_positions(tiny_clip):
     torch.manual_seed(0)
     conditioner = ClassConditioner(torch.randn(3, 64), out_dim=64, hidden_dim=8).eval()
     attach(learner, conditioner)
-    prompts = learner.build_prompts(class_context(learner, learner.ctx, learner.n_cls))
+    assert learner.class_offsets is conditioner
+    prompts = learner.build_prompts(learner.context())
     m = conditioner.offsets()
     diff = prompts - plain
     assert torch.allclose(diff[:, 1:5], m[:, None, :].expand(-1, 4, -1), atol=1e-6)
