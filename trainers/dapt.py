@@ -38,7 +38,7 @@ from dassl.utils import load_tensor_pickle
 from dassl.utils.distributed import is_main_process
 from datasets.splits import cache_write, fewshot_cache_path, find_fewshot_file, load_pickled_items
 from trainers.common.class_offsets import ClassOffsetSlot
-from trainers.ucp.network import (
+from trainers.common.learnable_params import (
     LearnableParamsNetwork,
     LearnableParamsTrainer,
     class_prompt_tokens,

@@ -26,7 +26,7 @@ from dassl.config import add_cfg_node, cfg_hook
 from dassl.engine import TRAINER_REGISTRY
 from datasets.templates import fill, get_templates
 from trainers.common.coop_prompt import CoOpPromptLearner
-from trainers.ucp.network import (
+from trainers.common.learnable_params import (
     LearnableParamsNetwork,
     LearnableParamsTrainer,
     check_end_position,

@@ -23,13 +23,13 @@ from dassl.engine import TRAINER_REGISTRY
 from dassl.utils.distributed import all_reduce_mean
 from datasets.templates import get_templates
 from trainers.common.coop_prompt import CoOpPromptLearner
-from trainers.kgcoop import INIT_PHRASE, text_anchors
-from trainers.ucp.network import (
+from trainers.common.learnable_params import (
     LearnableParamsNetwork,
     LearnableParamsTrainer,
     check_end_position,
     coop_text_features,
 )
+from trainers.kgcoop import INIT_PHRASE, text_anchors
 
 
 @cfg_hook

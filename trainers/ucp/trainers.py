@@ -24,17 +24,17 @@ from dassl.config import add_cfg_node, cfg_hook
 from dassl.engine import TRAINER_REGISTRY
 from datasets.templates import get_templates
 from trainers.common.coop_prompt import CoOpPromptLearner, build_coop_prompt_learner
-from trainers.dapt import DAPT
-from trainers.dept import KgCoOpDePT
-from trainers.kgcoop import KgCoOp
-from trainers.prograd import ProGrad
-from trainers.ucp.margin_loss import MarginLoss, class_similarity
-from trainers.ucp.network import (
+from trainers.common.learnable_params import (
     LearnableParamsNetwork,
     LearnableParamsTrainer,
     check_end_position,
     coop_text_features,
 )
+from trainers.dapt import DAPT
+from trainers.dept import KgCoOpDePT
+from trainers.kgcoop import KgCoOp
+from trainers.prograd import ProGrad
+from trainers.ucp.margin_loss import MarginLoss, class_similarity
 from trainers.ucp.plugin import CONDITION_NAMES, ClassConditioner, attach
 from trainers.ucp.tci import load_or_extract_tci
 

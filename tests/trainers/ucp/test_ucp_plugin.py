@@ -6,7 +6,7 @@ import torch
 from clip import build_model
 from clip.testing import make_random_state_dict
 from trainers.common.coop_prompt import CoOpPromptLearner
-from trainers.ucp.network import coop_text_features
+from trainers.common.learnable_params import coop_text_features
 from trainers.ucp.plugin import ClassConditioner, attach
 
 

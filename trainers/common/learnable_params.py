@@ -1,10 +1,12 @@
-"""What the CaPT-repository trainers share: a frozen CLIP plus one ``learnable_params`` module dict.
+"""A frozen CLIP plus one ``learnable_params`` module dict: the network and trainer base of the baselines
+that come from the CaPT repository.
 
-The baselines of the CaPT tables (KgCoOp, ProGrad, DAPT, KgCoOpDePT) and their +CaPT versions keep every
+KgCoOp, ProGrad, DAPT and KgCoOpDePT (and their +CaPT versions, which only add a plug-in) keep every
 trainable piece in ``learnable_params`` (an ``nn.ModuleDict``: ``prompt_learner``, ``film_img``,
 ``film_text``, ``classifier``), which is the registered model and so the checkpoint folder
 ``<run>/learnable_params/``. Config keys of that repository that are not tied to one method
-(``TRAINER.PREC``, ``TRAINER.NAMES_TO_UPDATE``) are declared here.
+(``TRAINER.PREC``, ``TRAINER.NAMES_TO_UPDATE``) are declared here. Nothing here knows about CaPT: its
+meta-net reaches the prompts through the prompt learners' offsets slot (``trainers.common.class_offsets``).
 """
 
 from __future__ import annotations
