@@ -27,7 +27,8 @@ from torch import nn
 from dassl.config import add_cfg_node, cfg_hook
 from dassl.engine import TRAINER_REGISTRY
 from datasets.templates import get_templates
-from trainers.kgcoop import KgCoOp, KgCoOpNetwork, knowledge_gap
+from trainers.common.learnable_params import LearnableParamsTrainer
+from trainers.kgcoop import KgCoOpNetwork, knowledge_gap
 
 NEW_LAYERS = ("classifier", "film")
 
@@ -133,8 +134,9 @@ class KgCoOpDePTNetwork(KgCoOpNetwork):
 
 
 @TRAINER_REGISTRY.register()
-class KgCoOpDePT(KgCoOp):
-    """DePT on KgCoOp (see the module docstring)."""
+class KgCoOpDePT(LearnableParamsTrainer):
+    """DePT on KgCoOp (see the module docstring): KgCoOp's network and knowledge-gap term are composed in,
+    its trainer is not inherited (every step differs)."""
 
     def build_network(self):
         cfg = self.cfg

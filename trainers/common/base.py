@@ -117,9 +117,14 @@ class ClipTrainer(ClipLoadModelMixin, TrainerX):
     def build_network(self) -> nn.Module:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def extend_network(self, network: nn.Module) -> nn.Module:
+        """Where a plug-in adds its modules to any method's network (after ``build_network``, before the
+        trainable tensors are collected); the default leaves the network as built."""
+        return network
+
     def build_model(self):
         cfg = self.cfg
-        self.model = self.build_network().to(self.device)
+        self.model = self.extend_network(self.build_network()).to(self.device)
         params = freeze_all_but(self.model, trainable_parameters(self.model))
         report_trainable(self.model, params)
         self.optim = build_optimizer(params, cfg.OPTIM, param_groups=self.param_groups(params))

@@ -11,6 +11,8 @@ meta-net reaches the prompts through the prompt learners' offsets slot (``traine
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import torch
 from torch import nn
 
@@ -113,15 +115,40 @@ class LearnableParamsNetwork(EvalCacheMixin, nn.Module):
         return self.similarity_logits(self.image_features(image), self.class_text_features())
 
 
+class NetworkPlugin(Protocol):
+    """What a plug-in that wraps any ``LearnableParamsTrainer`` (CaPT) provides.
+
+    It is built from the config when the trainer checks it (raise there on bad settings), adds its modules to
+    the network once the method has built it, and decides the classification loss.
+    """
+
+    def __init__(self, cfg) -> None: ...
+
+    def attach(self, trainer: LearnableParamsTrainer, network: LearnableParamsNetwork) -> None: ...
+
+    def classification_loss(self, logits: torch.Tensor, label: torch.Tensor) -> torch.Tensor: ...
+
+
 class LearnableParamsTrainer(ClipTrainer):
     """Base of the CaPT-repository trainers: registered model ``learnable_params``, ``TRAINER.PREC``.
 
-    ``classification_loss(logits, label)`` is plain cross-entropy; the +CaPT trainers replace it with the
-    margin loss, which is the only change they make to a baseline's objective.
+    ``classification_loss(logits, label)`` is plain cross-entropy. A subclass that sets ``plugin_type``
+    (a :class:`NetworkPlugin`) gets the plug-in as ``self.plugin``: it extends the network and supplies the
+    classification loss (CaPT: the meta-net and the margin loss, the only changes it makes to a baseline).
     """
 
     model_name = "learnable_params"
     prec_key = None  # TRAINER.PREC
+    plugin_type: type[NetworkPlugin] | None = None
+
+    def check_cfg(self, cfg):
+        super().check_cfg(cfg)
+        self.plugin = self.plugin_type(cfg) if self.plugin_type is not None else None
+
+    def extend_network(self, network):
+        if self.plugin is not None:
+            self.plugin.attach(self, network)
+        return network
 
     def load_backbone(self, precision: str | None = None):
         """The frozen CLIP of ``MODEL.BACKBONE.NAME`` on the trainer's device (checked against INPUT.SIZE)."""
@@ -139,4 +166,6 @@ class LearnableParamsTrainer(ClipTrainer):
         return self.model.learnable_params
 
     def classification_loss(self, logits: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
+        if self.plugin is not None:
+            return self.plugin.classification_loss(logits, label)
         return nn.functional.cross_entropy(logits.float(), label)

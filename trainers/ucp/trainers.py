@@ -1,4 +1,5 @@
-"""CaPT trainers: each is one baseline plus :class:`CaPTMixin` (the plug-in, written once).
+"""CaPT trainers: each is one baseline with :class:`CaPTPlugin` as its ``plugin_type`` (the plug-in, written
+once, composed rather than inherited).
 
 | trainer | wraps | what CaPT adds |
 |---|---|---|
@@ -58,12 +59,12 @@ def add_ucp_cfg(cfg) -> None:
     })
 
 
-class CaPTMixin:
-    """Put first in the bases of a ``LearnableParamsTrainer`` subclass whose network has ``clip`` and a
-    ``prompt_learner`` with an offsets slot (:mod:`trainers.common.class_offsets`)."""
+class CaPTPlugin:
+    """CaPT on any ``LearnableParamsTrainer`` whose network has ``clip`` and a ``prompt_learner`` with an
+    offsets slot (:mod:`trainers.common.class_offsets`): the meta-net fills the slot, and the margin loss
+    replaces the classification loss. Set as a trainer's ``plugin_type``."""
 
-    def check_cfg(self, cfg):
-        super().check_cfg(cfg)
+    def __init__(self, cfg):
         ucp = cfg.TRAINER.UCP
         if ucp.TOKENIZER_MODE != "clip":
             raise NotImplementedError(f"TRAINER.UCP.TOKENIZER_MODE {ucp.TOKENIZER_MODE!r}: only 'clip' is "
@@ -71,11 +72,12 @@ class CaPTMixin:
         if ucp.VERSION not in CONDITION_NAMES:
             raise ValueError(f"TRAINER.UCP.VERSION must be one of {sorted(CONDITION_NAMES)}, "
                              f"got {ucp.VERSION}")
+        self.cfg = cfg
+        self.margin_loss = None
 
-    def build_network(self):
-        net = super().build_network()
+    def attach(self, trainer, net) -> None:
         cfg, ucp = self.cfg, self.cfg.TRAINER.UCP
-        clip_model, classnames = net.clip, self.dm.dataset.classnames
+        clip_model, classnames = net.clip, trainer.dm.dataset.classnames
         # The offsets are added to context tokens, so the meta-net outputs the text width. On ViT-B/16 that
         # equals the feature size (512) the reference code uses; on the toy CLIPs (width 64, features 128)
         # only this choice fits.
@@ -83,7 +85,7 @@ class CaPTMixin:
         template = get_templates(cfg.DATASET.NAME).zero_shot
         label = f"clip_{cfg.DATASET.SUBSAMPLE_CLASSES}_{cfg.DATASET.NAME}"
         tci = load_or_extract_tci(clip_model, classnames, template, ucp.CACHE_DIR, label)
-        condition, persistent = self.meta_net_condition(tci, net)
+        condition, persistent = self.meta_net_condition(tci, trainer, net)
         print(f"CaPT meta-net ({ucp.MODULE}, hidden {ucp.HIDDEN_DIM}) conditioned on "
               f"{CONDITION_NAMES[self.condition_version]} {tuple(condition.shape)}")
         conditioner = ClassConditioner(condition, width, ucp.MODULE, int(ucp.HIDDEN_DIM), float(ucp.DROPOUT),
@@ -91,18 +93,57 @@ class CaPTMixin:
         attach(net.prompt_learner, conditioner)
         similarity = class_similarity(tci) if ucp.LOSS.USE_SIM else None
         self.margin_loss = MarginLoss(len(classnames), similarity, float(ucp.LOSS.SMOOTH))
-        return net
 
     @property
     def condition_version(self) -> int:
         return 0
 
-    def meta_net_condition(self, tci: torch.Tensor, net) -> tuple[torch.Tensor, bool]:
+    def meta_net_condition(self, tci: torch.Tensor, trainer, net) -> tuple[torch.Tensor, bool]:
         """The meta-net input and whether it is saved with the checkpoint (TCI: no)."""
         return tci, False
 
     def classification_loss(self, logits, label):
         return self.margin_loss(logits, label)
+
+
+class CaPTConditionAblation(CaPTPlugin):
+    """CaPT with the meta-net condition of ``TRAINER.UCP.VERSION``: 1 = one fixed random vector (saved in the
+    checkpoint), 2 = mean frozen image feature of the few-shot training images, 3 = per-class mean of those
+    features. The margin loss always uses the TCI similarity."""
+
+    @property
+    def condition_version(self) -> int:
+        return int(self.cfg.TRAINER.UCP.VERSION)
+
+    def meta_net_condition(self, tci, trainer, net):
+        version = self.condition_version
+        if version == 0:
+            return tci, False
+        if version == 1:
+            return torch.randn(1, tci.shape[1]), True
+        feats, labels = train_image_features(trainer.train_loader_x, net, trainer.device,
+                                             self.cfg.DATALOADER.NUM_WORKERS)
+        if version == 2:
+            return feats.mean(dim=0, keepdim=True), False
+        present = labels.unique(sorted=True).tolist()
+        if present != list(range(len(trainer.dm.dataset.classnames))):
+            raise ValueError(f"TRAINER.UCP.VERSION 3 needs training images of every class; "
+                             f"found labels {present}")
+        return torch.stack([feats[labels == y].mean(dim=0) for y in present]), False
+
+
+@torch.no_grad()
+def train_image_features(train_loader, net, device, num_workers: int):
+    """Frozen image features (un-normalised, fp32) and labels of every training image (one pass over the
+    dataset of ``train_loader``, with its transforms, keeping the last partial batch)."""
+    loader = torch.utils.data.DataLoader(train_loader.dataset, shuffle=False, drop_last=False,
+                                         batch_size=train_loader.batch_size, num_workers=num_workers)
+    feats, labels = [], []
+    for batch in loader:
+        image = batch["img"].to(device)
+        feats.append(net.clip.encode_image(image.to(net.dtype)).float().cpu())
+        labels.append(batch["label"])
+    return torch.cat(feats), torch.cat(labels)
 
 
 # ------------------------------------------------------------------------------------------------ CoOp
@@ -136,51 +177,21 @@ class CaPTRepoCoOp(LearnableParamsTrainer):
 
 
 @TRAINER_REGISTRY.register()
-class UCPCoOp(CaPTMixin, CaPTRepoCoOp):
-    """CoOp + CaPT, with the conditioning ablation ``TRAINER.UCP.VERSION``: 1 = one fixed random vector
-    (saved in the checkpoint), 2 = mean frozen image feature of the few-shot training images, 3 = per-class
-    mean of those features. The margin loss always uses the TCI similarity. Logs ``loss``."""
+class UCPCoOp(CaPTRepoCoOp):
+    """CoOp + CaPT, with the conditioning ablation ``TRAINER.UCP.VERSION`` (:class:`CaPTConditionAblation`).
+    Logs ``loss``."""
 
-    @property
-    def condition_version(self) -> int:
-        return int(self.cfg.TRAINER.UCP.VERSION)
-
-    def meta_net_condition(self, tci, net):
-        version = self.condition_version
-        if version == 0:
-            return tci, False
-        if version == 1:
-            return torch.randn(1, tci.shape[1]), True
-        feats, labels = self.train_image_features(net)
-        if version == 2:
-            return feats.mean(dim=0, keepdim=True), False
-        present = labels.unique(sorted=True).tolist()
-        if present != list(range(len(self.dm.dataset.classnames))):
-            raise ValueError(f"TRAINER.UCP.VERSION 3 needs training images of every class; "
-                             f"found labels {present}")
-        return torch.stack([feats[labels == y].mean(dim=0) for y in present]), False
-
-    @torch.no_grad()
-    def train_image_features(self, net):
-        """Frozen image features (un-normalised, fp32) and labels of every training image (one pass over the
-        dataset of ``train_loader_x``, with its transforms, keeping the last partial batch)."""
-        loader = torch.utils.data.DataLoader(self.train_loader_x.dataset, shuffle=False, drop_last=False,
-                                             batch_size=self.train_loader_x.batch_size,
-                                             num_workers=self.cfg.DATALOADER.NUM_WORKERS)
-        feats, labels = [], []
-        for batch in loader:
-            image = batch["img"].to(self.device)
-            feats.append(net.clip.encode_image(image.to(net.dtype)).float().cpu())
-            labels.append(batch["label"])
-        return torch.cat(feats), torch.cat(labels)
+    plugin_type = CaPTConditionAblation
 
     def loss_summary(self, loss, losses, metrics):
         return {"loss": loss.item()}
 
 
 @TRAINER_REGISTRY.register()
-class UCPKgCoOp(CaPTMixin, KgCoOp):
+class UCPKgCoOp(KgCoOp):
     """KgCoOp + CaPT; logs ``loss_cls``, ``loss_kg`` and their sum ``loss_total``."""
+
+    plugin_type = CaPTPlugin
 
     def compute_loss(self, image, label):
         losses, _ = super().compute_loss(image, label)
@@ -193,15 +204,21 @@ class UCPKgCoOp(CaPTMixin, KgCoOp):
 
 
 @TRAINER_REGISTRY.register()
-class UCPProGrad(CaPTMixin, ProGrad):
+class UCPProGrad(ProGrad):
     """ProGrad + CaPT."""
 
+    plugin_type = CaPTPlugin
+
 
 @TRAINER_REGISTRY.register()
-class UCPDAPT(CaPTMixin, DAPT):
+class UCPDAPT(DAPT):
     """DAPT + CaPT (the published config uses ``TRAINER.UCP.LOSS.SMOOTH 0``, i.e. plain cross-entropy)."""
 
+    plugin_type = CaPTPlugin
+
 
 @TRAINER_REGISTRY.register()
-class UCPKgCoOpDePT(CaPTMixin, KgCoOpDePT):
+class UCPKgCoOpDePT(KgCoOpDePT):
     """DeCaPT: KgCoOpDePT + CaPT."""
+
+    plugin_type = CaPTPlugin

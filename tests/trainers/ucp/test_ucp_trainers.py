@@ -61,7 +61,7 @@ def test_capt_trainer_base_to_new(toy_world, tmp_path, trainer_name):
     assert torch.allclose(new_cond.class_tokens.float(), expected, atol=1e-5)
     assert not torch.allclose(new_cond.class_tokens[:5].float(), conditioner.class_tokens.float())
     # margin built from the TCI similarity of the training classes with the configured smoothing
-    margin = trainer.margin_loss
+    margin = trainer.plugin.margin_loss
     assert torch.allclose(margin.similarity, class_similarity(conditioner.class_tokens))
     assert margin.smoothing == pytest.approx(trainer.cfg.TRAINER.UCP.LOSS.SMOOTH)
     assert results(tmp_path / "train_base")["total"] == 5 * 6
@@ -116,4 +116,4 @@ def test_visual_conditions_are_means_of_frozen_image_features(toy_world, tmp_pat
     # the margin still uses the TCI similarity, not the visual condition
     names = trainer.dm.dataset.classnames
     tci = extract_tci(trainer.model.clip, names, get_templates("FashionMNIST").zero_shot)
-    assert torch.allclose(trainer.margin_loss.similarity, class_similarity(tci), atol=1e-6)
+    assert torch.allclose(trainer.plugin.margin_loss.similarity, class_similarity(tci), atol=1e-6)
