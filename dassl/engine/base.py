@@ -3,8 +3,6 @@
 import os.path as osp
 from collections import OrderedDict
 
-import torch
-
 from dassl.utils import (
     get_rng_state,
     load_checkpoint,
@@ -192,9 +190,6 @@ class TrainerBase:
     def model_inference(self, input):
         raise NotImplementedError
 
-    def sp_model_inference(self, input, sp_prompt):
-        raise NotImplementedError
-
     # ------------------------------------------------------------ optimizing
     def update_lr(self, names=None):
         for name in self.get_model_names(names):
@@ -223,16 +218,3 @@ class TrainerBase:
         self.model_backward(loss)
         self.model_update(names)
 
-    def backward_and_update_losses(self, losses, names=None):
-        """Sum a dict of named loss tensors, take one optimizer step, return floats to log.
-
-        The returned dict has every term plus ``loss`` (the total) when no
-        term is itself called ``loss``; ``TrainerX.run_epoch`` prints it.
-        """
-        if not losses:
-            raise ValueError("backward_and_update_losses() needs at least one loss term")
-        total = sum(losses.values())
-        self.model_backward_and_update(total, names)
-        summary = {k: float(v.detach()) if torch.is_tensor(v) else float(v) for k, v in losses.items()}
-        summary.setdefault("loss", float(total.detach()))
-        return summary

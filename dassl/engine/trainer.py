@@ -344,14 +344,11 @@ def _progress_line(trainer, batch_time, data_time, losses):
 class TrainerX(SimpleTrainer):
     """Trainer over the labelled loader ``train_loader_x`` (base of every CLIP trainer).
 
-    Subclasses implement ``forward_backward(batch) -> dict of floats`` (see
-    ``backward_and_update_losses``). Schedulers step once per epoch: either
-    ``forward_backward`` calls ``self.update_lr()`` on the last batch (Dassl
-    convention), or the subclass sets ``auto_update_lr = True`` and the loop
-    does it.
+    Subclasses implement ``forward_backward(batch) -> dict of floats`` (the
+    values ``run_epoch`` logs) and, as in Dassl, step the schedulers once per
+    epoch by calling ``self.update_lr()`` on the last batch
+    (``self.batch_idx + 1 == self.num_batches``).
     """
-
-    auto_update_lr = False
 
     def run_epoch(self):
         self.set_model_mode("train")
@@ -367,8 +364,6 @@ class TrainerX(SimpleTrainer):
             self.batch_idx = batch_idx
             data_time.update(time.time() - end)
             loss_summary = self.forward_backward(batch)
-            if self.auto_update_lr and self.batch_idx + 1 == self.num_batches:
-                self.update_lr()
             batch_time.update(time.time() - end)
             losses.update(loss_summary)
 

@@ -79,7 +79,6 @@ class TinyLinear(TrainerX):
     """Linear classifier; ``stop_before_epoch`` simulates a kill before that epoch starts."""
 
     stop_before_epoch = None
-    auto_update_lr = True
     model_name = "tiny_model"
 
     def build_model(self):
@@ -95,7 +94,15 @@ class TinyLinear(TrainerX):
 
     def forward_backward(self, batch):
         image, label = self.parse_batch_test(batch)
-        return self.backward_and_update_losses({"loss": F.cross_entropy(self.model(image), label)})
+        return dassl_step(self, F.cross_entropy(self.model(image), label))
+
+
+def dassl_step(trainer, loss) -> dict:
+    """One Dassl-style update: backward and step, the schedulers on the last batch of the epoch."""
+    trainer.model_backward_and_update(loss)
+    if trainer.batch_idx + 1 == trainer.num_batches:
+        trainer.update_lr()
+    return {"loss": loss.item()}
 
 
 @TRAINER_REGISTRY.register()
