@@ -1,14 +1,16 @@
 """The toy-world demo: build the toy world, run each method through ``train.py``, print base / new / H.
 
     python -m tools.demo [--root DATA] [--output output/toy_demo] [--dataset fashion_mnist_edges] [--seed 1]
-                         [--force] [--only NAME ...]
+                         [--protocol clean|published] [--force] [--only NAME ...]
 
 The pipeline is a list of :class:`Stage` objects run in order, each a ``train.py`` command in its own
 process with its own output folder (``<output>/<dataset>/<stage>``). A stage that finished (its
 ``finished.json``, see ``dassl.run_state``) is skipped, so an interrupted demo resumes where it stopped and
 a finished one only prints the table; a stage killed part-way is resumed, never counted as done.
 Methods are compared in :data:`ROWS` (base-class and new-class accuracy of the stages named there, and their
-harmonic mean).
+harmonic mean). Every stage runs under one model-selection protocol (``TEST.PROTOCOL``, default ``clean``:
+each run deploys its last epoch and nothing is selected on test images; ``published`` keeps the configs'
+selection, e.g. PromptKD's best epoch on the base test split).
 
 All numbers come from the toy CLIPs pretrained on Fashion-MNIST: they show that the pipeline works, not
 how the methods compare on real data. The default dataset is the edge-map copy of Fashion-MNIST, on which
@@ -35,6 +37,8 @@ from dassl.run_state import finished_state  # noqa: E402  (no torch import)
 # The toy datasets the demo's configs are made for (configs/datasets/<name>.yaml).
 TOY_DATASETS = ("fashion_mnist", "fashion_mnist_edges", "fashion_mnist_inverted")
 DEFAULT_DATASET = "fashion_mnist_edges"
+PROTOCOLS = ("clean", "published")  # TEST.PROTOCOL of every stage (dassl/engine/selection.py)
+DEFAULT_PROTOCOL = "clean"
 RESULTS_FILE = "results.json"
 
 
@@ -68,7 +72,8 @@ class Stage:
         """Finished and current: ``finished.json``, no failure since, the weights it loaded unchanged."""
         return finished_state(str(self.output_dir(output)))[0]
 
-    def argv(self, root: str, output: Path, seed: int, dataset: str = DEFAULT_DATASET) -> list[str]:
+    def argv(self, root: str, output: Path, seed: int, dataset: str = DEFAULT_DATASET,
+             protocol: str = DEFAULT_PROTOCOL) -> list[str]:
         args = [
             "train.py",
             "--root",
@@ -90,6 +95,7 @@ class Stage:
                 args += ["--load-epoch", str(self.load_epoch)]
         if self.eval_only:
             args.append("--eval-only")
+        args += ["TEST.PROTOCOL", protocol]
         return args + [opt.format(output=output, dataset=dataset) for opt in self.opts]
 
 
@@ -207,6 +213,7 @@ class DemoRun:
     seed: int = 1
     force: bool = False
     only: tuple[str, ...] = ()
+    protocol: str = DEFAULT_PROTOCOL
     timings: dict = field(default_factory=dict)
 
     def selected(self) -> list[Stage]:
@@ -221,7 +228,7 @@ class DemoRun:
         if stage.done(self.output) and not self.force:
             print(f"== [{stage.name}] done earlier ({stage.output_dir(self.output) / 'finished.json'})")
             return
-        argv = stage.argv(self.root, self.output, self.seed, self.dataset)
+        argv = stage.argv(self.root, self.output, self.seed, self.dataset, self.protocol)
         print(f"== [{stage.name}] python {' '.join(argv)}", flush=True)
         start = time.time()
         result = subprocess.run([sys.executable, *argv], cwd=REPO, env=dict(os.environ, PYTHONUNBUFFERED="1"))
@@ -250,14 +257,16 @@ class DemoRun:
         confusion = self.confusion_lines(records)  # also notes the resolved rate in the CAPT row
         text = format_table(records)
         print(
-            f"\nToy world ({self.dataset}, tiny CLIPs pretrained in-repo): test accuracy (%) on base and new "
+            f"\nToy world ({self.dataset}, tiny CLIPs pretrained in-repo, TEST.PROTOCOL {self.protocol}): "
+            "test accuracy (%) on base and new "
             "classes, H = harmonic mean.\nToy numbers: they show the pipeline works, not how methods rank "
             "with real CLIP weights.\n"
         )
         print(text)
         if confusion:
             print("\nConfusion (base-class test set, PromptKD -> CAPT):\n" + "\n".join(confusion))
-        summary = {"rows": records, "timings_s": self.timings, "seed": self.seed, "dataset": self.dataset}
+        summary = {"rows": records, "timings_s": self.timings, "seed": self.seed, "dataset": self.dataset,
+                   "protocol": self.protocol}
         self.output.mkdir(parents=True, exist_ok=True)
         tmp = self.output / f".summary.json.tmp-{os.getpid()}"
         tmp.write_text(json.dumps(summary, indent=2) + "\n")
@@ -267,19 +276,18 @@ class DemoRun:
 
 
     def confusion_lines(self, records: list[dict]) -> list[str]:
-        """Resolved-pairs rate and heat-maps of CAPT vs PromptKD (noted in the CAPT row)."""
-        stage1, stage2 = self.output / "promptkd/base", self.output / "capt/base"
-        wrong = "wrong_predictions.json"
-        if not ((stage1 / wrong).is_file() and (stage2 / wrong).is_file()):
-            return []
-        from tools.confusion.demo_steps import confusion_report
+        """Resolved rate and heat-maps of CAPT vs the stage-1 backbone it froze (noted in the CAPT row)."""
+        from tools.confusion.demo_steps import BACKBONE_WRONG, confusion_report
 
+        stage1, stage2 = self.output / "promptkd/base", self.output / "capt/base"
+        if not ((stage2 / BACKBONE_WRONG).is_file() and (stage2 / "wrong_predictions.json").is_file()):
+            return []
         lines, result = confusion_report(stage1, stage2)
         rate = result.get("resolved_rate")
         for record in records:
             if record["method"].startswith("CAPT") and rate is not None:
                 record["resolved_rate"] = rate
-                record["note"] += f"; resolved {rate:.1f}% of PromptKD's base errors"
+                record["note"] += f"; resolved {rate:.1f}% of its frozen backbone's base errors"
         return lines
 
 
@@ -290,10 +298,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--dataset", default=DEFAULT_DATASET, choices=TOY_DATASETS,
                         help=f"toy dataset (configs/datasets/<name>.yaml; default {DEFAULT_DATASET})")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--protocol", default=DEFAULT_PROTOCOL, choices=PROTOCOLS,
+                        help="TEST.PROTOCOL of every stage (default clean: nothing selected on test images)")
     parser.add_argument("--force", action="store_true", help="re-run stages that already have results")
     parser.add_argument("--only", nargs="+", default=(), metavar="STAGE", help="run only these stages")
     args = parser.parse_args(argv)
-    DemoRun(args.root, Path(args.output), args.dataset, args.seed, args.force, tuple(args.only)).run()
+    DemoRun(args.root, Path(args.output), args.dataset, args.seed, args.force, tuple(args.only),
+            args.protocol).run()
 
 
 if __name__ == "__main__":

@@ -28,6 +28,9 @@ when it finishes (evaluation-only runs log none; a resumed run counts only its l
 ``--published capt|capt_ucp|promptkd`` (or ``--published-file table.json``, same format) adds, per column of
 that paper's table, our Base / New / H beside the paper's with the difference ours - paper; the papers'
 tables are in ``tools/published/`` (see there for the format).
+A method whose weights were selected on test images in any of its runs (``selected_on_test`` in
+results.json: a best-val checkpoint whose val split is test data, or a CAPT backbone that was) is marked
+``†``; ``TEST.PROTOCOL clean`` runs never are.
 
 Usage: python -m tools.parse_results output/base2new [--csv b2n.csv] [--resolved] [--times]
        [--published capt]
@@ -64,6 +67,7 @@ ACCURACY_RE = re.compile(r"accuracy: ([\d.]+(?:[eE][+-]?\d+)?)%")
 ELAPSED_RE = re.compile(r"^Elapsed: (?:(\d+) days?, )?(\d+):(\d\d):(\d\d)\s*$", re.M)
 SEED_RE = re.compile(r"^seed_?(\d+)$")
 SHOTS_RE = re.compile(r"^(?:shots_?(\d+)|(\d+)shots)$")
+TEST_MARK = "†"  # marks methods whose numbers were selected on test data
 SPLIT_DIRS = {"train_base": "base", "test_base": "base", "test_new": "new", "train_all": "all",
               "test_all": "all"}
 
@@ -79,6 +83,7 @@ class Run:
     resolved: float | None = None
     source: str = "results.json"
     train_s: float | None = None
+    selected_on_test: bool = False
 
 
 @dataclass
@@ -90,6 +95,7 @@ class Cell:
     all: dict = field(default_factory=dict)
     resolved: list = field(default_factory=list)
     train_s: list = field(default_factory=list)
+    selected_on_test: bool = False
 
 
 # ------------------------------------------------------------------------------------------ discovery
@@ -244,7 +250,8 @@ def collect_runs(
         method = f"{trainer}/{info['cfg']}" if info.get("cfg") else trainer
         resolved = read_resolved(folder) if with_resolved else None
         train_s = train_seconds_from_log(folder) if with_times else None
-        runs.append(Run(folder, acc, method, dataset, seed, split, resolved, source, train_s))
+        runs.append(Run(folder, acc, method, dataset, seed, split, resolved, source, train_s,
+                        bool(meta.get("selected_on_test"))))
     return runs, notes
 
 
@@ -283,6 +290,7 @@ def group(runs: list[Run]) -> dict[str, dict[str, Cell]]:
             cell.resolved.append(run.resolved)
         if run.train_s is not None:
             cell.train_s.append(run.train_s)
+        cell.selected_on_test |= run.selected_on_test
     return table
 
 
@@ -329,6 +337,7 @@ def _dataset_rows(method: str, cell: Cell, with_resolved: bool, with_times: bool
     if with_times:
         extra += f" {mean(cell.train_s):.0f} ± {pstd(cell.train_s):.0f} |" if cell.train_s else " - |"
     rows = []
+    method = f"{method} {TEST_MARK}" if cell.selected_on_test else method
     row = b2n_row(cell)
     if row is not None:
         rows.append(f"| {method} | {_pm(row.base, row.base_std)} | {_pm(row.new, row.new_std)} | "
@@ -363,7 +372,8 @@ def markdown(table: dict[str, dict[str, Cell]], with_resolved: bool = False, wit
         if not rows:
             continue
         b, n = mean(r.base for r in rows), mean(r.new for r in rows)
-        avg_rows.append(f"| {method} | {b:.2f} | {n:.2f} | {harmonic(b, n):.2f} | "
+        mark = f" {TEST_MARK}" if any(c.selected_on_test for c in table[method].values()) else ""
+        avg_rows.append(f"| {method}{mark} | {b:.2f} | {n:.2f} | {harmonic(b, n):.2f} | "
                         f"{mean(r.h for r in rows):.2f} | {len(rows)} |")
     if avg_rows:
         lines += ["### Average over datasets", "",
@@ -372,6 +382,9 @@ def markdown(table: dict[str, dict[str, Cell]], with_resolved: bool = False, wit
                   "|---|---|---|---|---|---|", *avg_rows, ""]
     lines.append("Base/New: mean ± population std over seeds; H = 2BN/(B+N) of the seed means "
                  "(± std of the per-seed H).")
+    if any(c.selected_on_test for cells in table.values() for c in cells.values()):
+        lines.append(f"{TEST_MARK} checkpoint selected on test images (TEST.FINAL_MODEL best_val on a test "
+                     "split, or a frozen backbone that was); TEST.PROTOCOL clean avoids it.")
     return "\n".join(lines)
 
 

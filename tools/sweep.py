@@ -27,9 +27,13 @@ only. Spec::
         compare: {baseline: "{stage1}", new: "{stage2}"}    # tools.confusion.compare_runs, whose
                                                             # confusion_compare.json goes to the new run
 
-Placeholders ({dataset}, {dataset_name} = the config's DATASET.NAME, {seed}, {root}, earlier step names) work
-in output_dir, args, opts and compare.
-A compare step is done when its file is newer than the predictions of both runs.
+Optional top-level keys: ``output`` (the ``{output}`` placeholder, e.g. an output root that ``--output``
+replaces) and ``opts`` (KEY VALUE overrides of every train step, before the step's own; e.g.
+``TEST.PROTOCOL: clean``). Placeholders ({dataset}, {dataset_name} = the config's DATASET.NAME, {seed},
+{root}, {output}, earlier step names) work in output_dir, args, opts and compare; a compare run may also be a
+``.json`` predictions file. A compare step is done when its file is newer than the predictions of both runs.
+``--steps`` runs only the named steps (the others are neither run nor checked; their output dirs still fill
+the placeholders).
 See docs/sweeps.md for the command line.
 """
 
@@ -65,7 +69,7 @@ from tools.slurm_jobs import (  # noqa: E402
     state_folder,
 )
 
-SPEC_KEYS = {"root", "datasets", "seeds", "steps", "command", "slurm"}
+SPEC_KEYS = {"root", "datasets", "seeds", "steps", "command", "slurm", "output", "opts"}
 STEP_KEYS = {"name", "trainer", "config", "output_dir", "args", "opts", "slurm"}
 COMPARE_KEYS = {"name", "compare", "output_dir", "slurm"}
 # What a compare step (tools.confusion.compare_runs) reads from its two runs and writes.
@@ -73,7 +77,7 @@ COMPARE_INPUT = "wrong_predictions.json"
 COMPARE_OUTPUT = "confusion_compare.json"
 # Run by path (it finds this repository's packages itself), so the sweep may run from any directory.
 COMPARE_SCRIPT = osp.join(osp.dirname(osp.abspath(__file__)), "confusion", "compare_runs.py")
-RESERVED = {"dataset", "dataset_name", "seed", "root"}
+RESERVED = {"dataset", "dataset_name", "seed", "root", "output"}
 CONSOLE_FILE = "sweep_console.txt"
 _CONFIG_KEY = re.compile(r"^[A-Z][A-Z0-9_]*(\.[A-Z0-9_]+)+$")
 
@@ -109,7 +113,7 @@ def comparison_is_current(output_dir, run_dirs):
     if not osp.exists(path):
         return False
     written = osp.getmtime(path)
-    inputs = [osp.join(d, COMPARE_INPUT) for d in run_dirs]
+    inputs = [d if d.endswith(".json") else osp.join(d, COMPARE_INPUT) for d in run_dirs]
     return all(osp.exists(p) and osp.getmtime(p) <= written for p in inputs)
 
 
@@ -124,7 +128,12 @@ def validate_spec(spec, source="(command line)"):
     unknown = set(spec) - SPEC_KEYS
     if unknown:
         _fail(source, f"unknown keys {sorted(unknown)}; allowed: {sorted(SPEC_KEYS)}")
-    spec = {"root": "", "command": [sys.executable, "train.py"], "slurm": {}, **spec}
+    defaults = {"root": "", "command": [sys.executable, "train.py"], "slurm": {}, "output": "", "opts": {}}
+    spec = {**defaults, **spec}
+    if not isinstance(spec["output"], str):
+        _fail(source, f"'output' must be a string, got {spec['output']!r}")
+    if not isinstance(spec["opts"], dict):
+        _fail(source, f"'opts' must be a mapping of KEY: VALUE, got {spec['opts']!r}")
     for key in ("datasets", "seeds", "steps"):
         if not isinstance(spec.get(key), list) or not spec[key]:
             _fail(source, f"'{key}' must be a non-empty list, got {spec.get(key)!r}")
@@ -235,7 +244,7 @@ def plan(spec, extra=(), cwd=None):
         dataset, dataset_cfg = dataset_config(entry, cwd)
         name = registered_dataset_name(osp.join(cwd, dataset_cfg))
         for seed in spec["seeds"]:
-            values = {"dataset": dataset, "seed": seed, "root": spec["root"]}
+            values = {"dataset": dataset, "seed": seed, "root": spec["root"], "output": spec["output"]}
             if name:
                 values["dataset_name"] = name
             chain = []
@@ -257,6 +266,7 @@ def plan(spec, extra=(), cwd=None):
                 seen[out] = label
                 opts = step.get("opts", {})
                 opts = [x for kv in opts.items() for x in kv] if isinstance(opts, dict) else opts
+                opts = [x for kv in spec["opts"].items() for x in kv] + list(opts)
                 argv = [*spec["command"], "--seed", str(seed), "--trainer", step["trainer"],
                         "--dataset-config-file", dataset_cfg, "--output-dir", out]
                 if spec["root"]:
@@ -323,6 +333,17 @@ def forward_signals():
     finally:
         for signum, old in previous.items():
             signal.signal(signum, old)
+
+
+def select_steps(chains, names):
+    """Keep only the runs of the steps in ``names`` (all when None); unknown names are an error."""
+    if not names:
+        return chains
+    known = {run.label.split(" ", 1)[0] for chain in chains for run in chain}
+    unknown = sorted(set(names) - known)
+    if unknown:
+        raise ValueError(f"--steps: unknown step(s) {unknown}; steps: {sorted(known)}")
+    return [[run for run in chain if run.label.split(" ", 1)[0] in names] for chain in chains]
 
 
 def run_chain(chain, env=None, echo=print, record=None, start=0):
@@ -517,6 +538,8 @@ def build_parser():
     p.add_argument("--datasets", nargs="+", help="dataset names or config paths (override the spec)")
     p.add_argument("--seeds", nargs="+", type=int, help="seeds (override the spec)")
     p.add_argument("--root", help="data root (overrides the spec)")
+    p.add_argument("--output", help="the {output} placeholder (overrides the spec's 'output')")
+    p.add_argument("--steps", nargs="+", metavar="NAME", help="run only these steps of each chain")
     p.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
     p.add_argument("--backend", choices=("local", "slurm"), default="local")
     p.add_argument("--jobs", type=int, default=0, help="local: concurrent chains (default: #gpus or 1)")
@@ -540,9 +563,9 @@ def main(argv=None, echo=print):
                 "output_dir": args.output_dir}
         spec = {"datasets": args.datasets, "seeds": args.seeds, "steps": [step]}
     spec.update({k: v for k, v in (("datasets", args.datasets), ("seeds", args.seeds),
-                                   ("root", args.root)) if v is not None})
+                                   ("root", args.root), ("output", args.output)) if v is not None})
     spec = validate_spec(spec, f"'{args.spec}'" if args.spec else "(command line)")
-    chains = plan(spec, extra)
+    chains = select_steps(plan(spec, extra), args.steps)
     if args.dry_run:
         for run in (r for chain in chains for r in chain):
             done = run.finished()

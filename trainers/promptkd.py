@@ -166,6 +166,7 @@ class PromptKD(ClipTrainer):
     model_name = STUDENT_FOLDER
     prec_key = "PROMPTKD"
     data_wiring = "promptkd"
+    val_is_test = True  # split "val" is the base-class test set: best_val selects on test images
 
     def check_cfg(self, cfg):
         super().check_cfg(cfg)

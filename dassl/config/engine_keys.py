@@ -20,6 +20,9 @@ ENGINE_TEST_DEFAULTS = {
     "DECIMALS": 1,
     # Write results.json and wrong_predictions.json into OUTPUT_DIR after each test().
     "WRITE_RESULTS": True,
+    # published: select as the config says (FINAL_MODEL); clean: never select on test images (the last
+    # epoch is deployed and loaded by default) - see dassl/engine/selection.py.
+    "PROTOCOL": "published",
 }
 
 

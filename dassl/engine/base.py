@@ -36,6 +36,7 @@ class TrainerBase:
         self._writer = None
         # Epochs the current weights were trained for (None: untrained or unknown).
         self.weights_epoch = None
+        self.weights_file = None  # the checkpoint file last loaded into the models (None: trained here)
 
     # ----------------------------------------------------------------- models
     def register_model(self, name="model", model=None, optim=None, sched=None):
@@ -130,6 +131,7 @@ class TrainerBase:
             print(f"Load {model_path} to {name} (epoch={ckpt_epoch}, val_result={shown})")
             self._models[name].load_state_dict(checkpoint["state_dict"])
             self.weights_epoch = ckpt_epoch
+            self.weights_file = model_path
 
     # ---------------------------------------------------------------- writer
     def init_writer(self, log_dir):
@@ -157,6 +159,7 @@ class TrainerBase:
             self.before_epoch()
             self.run_epoch()
             self.weights_epoch = self.epoch + 1
+            self.weights_file = None
             self.after_epoch()
         self.after_train()
 

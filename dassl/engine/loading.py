@@ -15,6 +15,8 @@ import re
 
 from dassl.utils import CLASS_DEPENDENT_KEYS, load_checkpoint
 
+from .selection import load_epoch
+
 __all__ = ["ClipLoadModelMixin", "find_last_epoch", "load_model_dropping_class_buffers", "resolve_model_file"]
 
 _EPOCH_FILE = re.compile(r"^model\.pth\.tar-(\d+)$")
@@ -76,10 +78,11 @@ def load_model_dropping_class_buffers(trainer, directory, epoch=None, names=None
         if result.unexpected_keys:
             print(f"Checkpoint keys not used by {name}: {result.unexpected_keys}")
         trainer.weights_epoch = ckpt_epoch
+        trainer.weights_file = fpath
 
 
 class ClipLoadModelMixin:
     """Gives a trainer the CLIP ``load_model``: see :func:`load_model_dropping_class_buffers`."""
 
     def load_model(self, directory, epoch=None):
-        load_model_dropping_class_buffers(self, directory, epoch)
+        load_model_dropping_class_buffers(self, directory, load_epoch(self.cfg, epoch))

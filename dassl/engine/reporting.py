@@ -18,7 +18,8 @@ evaluations of the same run. ``wrong_predictions.json``::
     {"split": "test", "classnames": [...], "num_samples": 1234,
      "wrong": [{"index": 3, "impath": "...", "true": 0, "pred": 2}]}
 
-``index`` is the position in the evaluated split; ``true``/``pred`` index
+``selected_on_test`` (bool) says whether the evaluated weights were chosen by accuracy on test images
+(``dassl.engine.selection``). ``index`` is the position in the evaluated split; ``true``/``pred`` index
 ``classnames``. Percentages are in percent, unrounded.
 
 A run that ends without evaluating by design (DAPT's prototype pass) writes
@@ -31,7 +32,7 @@ import os.path as osp
 from dassl.utils import write_json_atomic
 
 __all__ = ["RESULTS_FILE", "WRONG_FILE", "run_metadata", "split_classes", "write_eval_outputs",
-           "write_unevaluated_run"]
+           "write_unevaluated_run", "write_wrong_predictions"]
 
 RESULTS_FILE = "results.json"
 WRONG_FILE = "wrong_predictions.json"
@@ -90,14 +91,16 @@ def write_eval_outputs(output_dir, split, summary, meta, history, classnames=Non
     results["history"] = list(history)
     write_json_atomic(results, osp.join(output_dir, RESULTS_FILE))
     if wrong is not None:
-        payload = {
-            "split": split,
-            "classnames": list(classnames or []),
-            "num_samples": summary.get("total"),
-            "wrong": wrong,
-        }
-        write_json_atomic(payload, osp.join(output_dir, WRONG_FILE))
+        path = osp.join(output_dir, WRONG_FILE)
+        write_wrong_predictions(path, split, classnames, summary.get("total"), wrong)
     return results
+
+
+def write_wrong_predictions(path, split, classnames, num_samples, wrong, **extra):
+    """A ``wrong_predictions.json``-format file at ``path`` (``extra``: additional top-level fields)."""
+    payload = {"split": split, "classnames": list(classnames or []), "num_samples": num_samples,
+               "wrong": wrong, **extra}
+    write_json_atomic(payload, path)
 
 
 def write_unevaluated_run(output_dir, meta, outputs):

@@ -35,6 +35,7 @@ from .distributed_eval import ShardedEvaluation, shard_loader
 from .finite import check_finite_outputs
 from .loading import ClipLoadModelMixin, load_model_dropping_class_buffers
 from .reporting import run_metadata, split_classes, write_eval_outputs
+from .selection import final_model, is_best_file
 from .simple_net import SimpleNet
 from .writer import SummaryWriter
 
@@ -62,6 +63,8 @@ class SimpleTrainer(TrainerBase):
     data_wiring = "coop"
     # Why this trainer cannot train on several processes (None: it can); checked when the trainer is built.
     distributed_unsupported = None
+    # True when split "val" holds test images (PromptKD family): selecting on it selects on test data.
+    val_is_test = False
 
     def __init__(self, cfg):
         super().__init__()
@@ -171,7 +174,7 @@ class SimpleTrainer(TrainerBase):
         last_epoch = (self.epoch + 1) == self.max_epoch
         freq = self.cfg.TRAIN.CHECKPOINT_FREQ
         meet_checkpoint_freq = freq > 0 and (self.epoch + 1) % freq == 0
-        if not self.cfg.TEST.NO_TEST and self.cfg.TEST.FINAL_MODEL == "best_val":
+        if not self.cfg.TEST.NO_TEST and final_model(self.cfg) == "best_val":
             curr_result = self.test(split="val")
             if curr_result > self.best_result:
                 self.best_result = curr_result
@@ -188,7 +191,7 @@ class SimpleTrainer(TrainerBase):
     def after_train(self):
         print("Finish training")
         if not self.cfg.TEST.NO_TEST:
-            if self.cfg.TEST.FINAL_MODEL == "best_val":
+            if final_model(self.cfg) == "best_val":
                 print("Deploy the model with the best val performance")
                 self.load_model(self.output_dir)
             else:
@@ -294,6 +297,7 @@ class SimpleTrainer(TrainerBase):
                                 device=self.device_info)
             if getattr(self, "_eval_classes", None):
                 meta["eval_classes"] = self._eval_classes
+            meta["selected_on_test"] = self.weights_selected_on_test()
             write_eval_outputs(
                 self.output_dir,
                 split,
@@ -304,6 +308,12 @@ class SimpleTrainer(TrainerBase):
                 wrong=wrong,
             )
         self.eval_history.append({"epoch": self.weights_epoch, "split": split, "accuracy": first})
+
+    def weights_selected_on_test(self) -> bool:
+        """Were the evaluated weights chosen by accuracy on test images (a best-val file whose val split
+        is test data)? Trainers that freeze other runs' weights extend this."""
+        val_is_test = self.val_is_test or getattr(self, "val_loader", None) is None
+        return bool(val_is_test and is_best_file(getattr(self, "weights_file", None)))
 
     def model_inference(self, input):
         return self.model(input)

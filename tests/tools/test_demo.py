@@ -23,7 +23,7 @@ def test_stage_command_line(tmp_path):
     assert argv[argv.index("--dataset-config-file") + 1] == f"configs/datasets/{demo.DEFAULT_DATASET}.yaml"
     assert argv[argv.index("--output-dir") + 1] == str(tmp_path / "m" / "new")
     assert argv[argv.index("--model-dir") + 1] == str(tmp_path / "m" / "base")
-    assert argv[-3:] == ["--eval-only", "DATASET.SUBSAMPLE_CLASSES", "new"]
+    assert argv[-5:] == ["--eval-only", "TEST.PROTOCOL", "clean", "DATASET.SUBSAMPLE_CLASSES", "new"]
     assert "--load-epoch" not in argv
     last = demo.Stage("m/new", "CoOp", "configs/x.yaml", eval_only=True, model_dir="m/base", load_epoch=-1)
     argv = last.argv("/data", tmp_path, 3)

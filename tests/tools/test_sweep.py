@@ -319,11 +319,44 @@ def test_shipped_sweep_specs_plan_runs_that_exist(spec_path):
         for run in chain:
             argv = list(run.argv)
             assert "{" not in " ".join(argv), f"{run.label}: unfilled placeholder in {argv}"
-            if run.inputs:  # a compare step reads two earlier runs of the same chain
-                assert set(run.inputs) <= {r.output_dir for r in chain if not r.inputs}, run.label
+            if run.inputs:  # a compare step reads two earlier runs (or files of them) of the same chain
+                dirs = {r.output_dir for r in chain if not r.inputs}
+                assert all(i in dirs or i.rsplit("/", 1)[0] in dirs for i in run.inputs), run.label
                 continue
             assert argv[argv.index("--trainer") + 1] in registered, run.label
             assert (REPO / argv[argv.index("--config-file") + 1]).is_file(), run.label
             assert (REPO / argv[argv.index("--dataset-config-file") + 1]).is_file(), run.label
             if "--model-dir" in argv:  # evaluation steps read an earlier step of the same chain
                 assert argv[argv.index("--model-dir") + 1] in {r.output_dir for r in chain}, run.label
+
+
+def test_output_placeholder_common_opts_and_step_filter(tmp_path):
+    spec = sweep.validate_spec({
+        "datasets": ["fashion_mnist"], "seeds": [1], "output": "out/a", "opts": {"TEST.PROTOCOL": "clean"},
+        "steps": [{"name": "s1", "trainer": "CoOp", "output_dir": "{output}/s1/seed{seed}",
+                   "opts": {"OPTIM.MAX_EPOCH": 1}},
+                  {"name": "s2", "trainer": "CoOp", "output_dir": "{output}/s2",
+                   "args": ["--model-dir", "{s1}"]},
+                  {"name": "cmp", "compare": {"baseline": "{s2}/other.json", "new": "{s2}"}}]})
+    chains = sweep.plan(spec, extra=["TEST.PROTOCOL", "published"], cwd=str(REPO))
+    argv = list(chains[0][0].argv)
+    assert argv[argv.index("--output-dir") + 1] == "out/a/s1/seed1"
+    # common opts first, then the step's, then the command line's (which win)
+    assert argv[-6:] == ["TEST.PROTOCOL", "clean", "OPTIM.MAX_EPOCH", "1", "TEST.PROTOCOL", "published"]
+    picked = sweep.select_steps(chains, ["s2", "cmp"])
+    assert [r.label.split()[0] for r in picked[0]] == ["s2", "cmp"]
+    assert "out/a/s1/seed1" in picked[0][0].argv  # the skipped step still names its folder
+    with pytest.raises(ValueError, match="unknown step"):
+        sweep.select_steps(chains, ["nope"])
+    with pytest.raises(ValueError, match="'opts' must be a mapping"):
+        sweep.validate_spec({**spec, "opts": ["TEST.PROTOCOL"]})
+
+
+def test_compare_step_with_a_predictions_file_is_current_after_it(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "backbone.json").write_text("{}")
+    (run / sweep.COMPARE_INPUT).write_text("{}")
+    assert not sweep.comparison_is_current(str(run), [str(run / "backbone.json"), str(run)])
+    (run / sweep.COMPARE_OUTPUT).write_text("{}")
+    assert sweep.comparison_is_current(str(run), [str(run / "backbone.json"), str(run)])

@@ -20,6 +20,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from dassl.data.transforms import build_transform
 from dassl.utils import read_image, write_text_atomic
+from trainers.common.provenance import checkpoint_identity
 
 from .bank import BankParams, make_bank, save_bank
 
@@ -100,8 +101,22 @@ def bank_path(cfg, run_dir: str) -> str:
     return os.path.join(run_dir, cfg.CAPT.BANK.FILE)
 
 
+def deployed_checkpoint(trainer) -> str:
+    """The file holding the weights a finished PromptKD run deployed (what its final test evaluated)."""
+    from dassl.engine.loading import resolve_model_file
+
+    if trainer.weights_file:  # best_val: after_train loaded model-best.pth.tar
+        return trainer.weights_file
+    return resolve_model_file(os.path.join(trainer.output_dir, trainer.model_name), trainer.weights_epoch)
+
+
 def stage1_hook(trainer) -> None:
-    """Build ``confusion_bank.pt`` in the PromptKD output dir with the deployed (final) student."""
+    """Build ``confusion_bank.pt`` in the PromptKD output dir with the deployed student, recording its file.
+
+    The deployed file is ``model-best.pth.tar`` under ``TEST.FINAL_MODEL best_val`` (what stage 2 freezes by
+    the released precedence) and the last epoch file otherwise (what stage 2 freezes under the clean
+    protocol); stage 2 rebuilds the bank when it freezes other weights (``resources.load_or_build_bank``).
+    """
     cfg = trainer.cfg
     if "CAPT" not in cfg or not cfg.CAPT.BANK.BUILD_AFTER_STAGE1 or cfg.TRAINER.MODAL != "base2novel":
         return
@@ -110,13 +125,14 @@ def stage1_hook(trainer) -> None:
     names = list(getattr(dataset, "all_classnames", None) or dataset.classnames)
     items = base_items(dataset.train_x, names, trainer.n_base, int(cfg.CAPT.BANK.MAX_PER_CLASS))
     model = trainer.model
+    weights = checkpoint_identity(deployed_checkpoint(trainer), trainer.weights_epoch)
     was_training = model.training
     model.eval()
     try:
         bank = collect_bank(model, trainer.teacher.text_features[: trainer.n_base],
                             model.logit_scale.exp().float(), items, names[: trainer.n_base], cfg,
-                            trainer.device, meta={"dataset": cfg.DATASET.NAME, "weights": "deployed stage-1",
-                                                  "epoch": getattr(trainer, "weights_epoch", None)})
+                            trainer.device, meta={"dataset": cfg.DATASET.NAME, "weights": weights,
+                                                  "epoch": trainer.weights_epoch})
     finally:
         model.train(was_training)
     save_bank(bank, bank_path(cfg, cfg.OUTPUT_DIR))
@@ -133,8 +149,10 @@ def bank_cfg(cfg):
     return c
 
 
-def build_bank_for_run(cfg, run_dir: str, epoch: int | None, device, run=None) -> dict:
-    """Build and save the bank of a PromptKD run directory (``run``: an already loaded ``PromptKDRun``)."""
+def build_bank_for_run(cfg, run_dir: str, epoch: int | None, device, run=None,
+                       identity: dict | None = None) -> dict:
+    """Build and save the bank of a PromptKD run directory (``run``: an already loaded ``PromptKDRun``;
+    ``identity``: its checkpoint's :func:`checkpoint_identity`, computed here when not given)."""
     from dassl.data.datasets import build_dataset
     from trainers.promptkd import load_promptkd_run
 
@@ -144,8 +162,9 @@ def build_bank_for_run(cfg, run_dir: str, epoch: int | None, device, run=None) -
     if run is None:
         run = load_promptkd_run(data_cfg, run_dir, epoch=epoch, device=device, classnames=names)
     items = base_items(dataset.train_x, names, run.num_base, int(cfg.CAPT.BANK.MAX_PER_CLASS))
+    identity = identity or checkpoint_identity(run.checkpoint, run.epoch)
     bank = collect_bank(run.student, run.base_text_features, run.logit_scale, items, names[: run.num_base],
-                        cfg, device, meta={"dataset": cfg.DATASET.NAME, "weights": run.checkpoint,
+                        cfg, device, meta={"dataset": cfg.DATASET.NAME, "weights": identity,
                                            "epoch": run.epoch})
     save_bank(bank, bank_path(cfg, run_dir))
     print(f"Saved Confusion Bank to {bank_path(cfg, run_dir)}")

@@ -14,8 +14,8 @@ COUNT_MODES = ("sym", "row", "col")
 STACK_MODES = ("converse", "loop+converse", "void")
 
 SPLE_DEFAULTS = {
-    # Stage-1 (PromptKD) run directory and which of its checkpoints to load: N > 0 -> model.pth.tar-N,
-    # 0 -> model-best.pth.tar, -1 -> the last epoch file.
+    # Stage-1 (PromptKD) run directory and its epoch N (model.pth.tar-N, -1 = the last epoch file): used
+    # when the run has no model-best.pth.tar, or always with CAPT.STAGE1_CHECKPOINT epoch (0 = the best file).
     "BACK_CKPT_PATH": "",
     "BACK_CKPT_EPOCH": 20,
     # paper mode: cap on representatives per anchor in L_confuse; released: the teacher's top-K window
@@ -35,6 +35,9 @@ SPLE_DEFAULTS = {
 
 CAPT_DEFAULTS = {
     "MODE": "paper",
+    # Which stage-1 student file stage 2 freezes: "released" = model-best.pth.tar when present, else
+    # model.pth.tar-<SPLE.BACK_CKPT_EPOCH> (the authors' code); "epoch" = exactly SPLE.BACK_CKPT_EPOCH.
+    "STAGE1_CHECKPOINT": "released",
     "BANK": {
         "FILE": "confusion_bank.pt",
         "NUM_VIEWS": 4,  # 1 test view + NUM_VIEWS - 1 augmented views
@@ -113,6 +116,7 @@ def check_capt_cfg(cfg) -> None:
     """Reject values outside their allowed sets, naming the key."""
     checks = [
         ("CAPT.MODE", cfg.CAPT.MODE, MODES),
+        ("CAPT.STAGE1_CHECKPOINT", cfg.CAPT.STAGE1_CHECKPOINT, ("released", "epoch")),
         ("CAPT.SEM.COUNT_MODE", cfg.CAPT.SEM.COUNT_MODE, COUNT_MODES),
         ("SPLE.STACK.MODE", cfg.SPLE.STACK.MODE, STACK_MODES),
         ("CAPT.MGDE.FFN_INIT", cfg.CAPT.MGDE.FFN_INIT, ("last_block", "random")),

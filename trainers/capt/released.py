@@ -107,6 +107,7 @@ class ReleasedModel(EvalCacheMixin, nn.Module):
         self.weight = float(weight)
         self.weight_for_new = float(weight_for_new)
         self.register_buffer("new_text", run.new_text_features.float().clone(), persistent=False)
+        self.register_buffer("stage1_base_text", run.base_text_features.float().clone(), persistent=False)
         self.register_buffer("scale", run.logit_scale.float().clone(), persistent=False)
 
     def trainable_params(self):
@@ -172,6 +173,12 @@ class ReleasedMode:
         return {"loss_contrastive": loss}, {"acc": tr.accuracy(base_logits, label)}
 
     @torch.no_grad()
+    def backbone_logits(self, image):
+        """The frozen stage-1 student over the base classes (baseline of the resolved rate)."""
+        m = self.model
+        return m.scale * m.stage1(image) @ m.stage1_base_text.t()
+
+    @torch.no_grad()
     def inference(self, image, split: str):
         m = self.model
         if split == "val":
@@ -182,6 +189,7 @@ class ReleasedMode:
 def build_released(trainer, stage1_dir: str):
     """Build the replica on the CAPT trainer (called from ``CAPT.build_from_stage1``)."""
     from datasets.pool import load_or_build_pool
+    from trainers.common.provenance import checkpoint_identity
     from trainers.common.teacher import build_teacher
     from trainers.promptkd import load_promptkd_run
 
@@ -193,7 +201,7 @@ def build_released(trainer, stage1_dir: str):
                          f"got {cfg.SPLE.STACK.MODE!r} / {cfg.SPLE.STACK.WEIGHT}")
     dataset = trainer.dm.dataset
     names = list(dataset.all_classnames)
-    epoch = res.stage1_epoch(stage1_dir, cfg.SPLE.BACK_CKPT_EPOCH)
+    epoch = res.resolve_stage1(cfg, stage1_dir)
     run = load_promptkd_run(cfg, stage1_dir, epoch=epoch, device=trainer.device, classnames=names,
                             precision=trainer.weight_precision)
     teacher = build_teacher(cfg, names[: run.num_base], trainer.device, trainer.weight_precision)
@@ -201,8 +209,8 @@ def build_released(trainer, stage1_dir: str):
                           float(cfg.SPLE.STACK.WEIGHT_FOR_NEW)).to(trainer.device)
     pool = load_or_build_pool(cfg.SPLE.PIC_LIB, cfg)
     trainer.released = ReleasedMode(trainer, model, pool, dataset.split_prefix)
-    meta = {"stage1_dir": os.path.abspath(stage1_dir), "stage1_checkpoint": run.checkpoint,
-            "stage1_epoch": run.epoch, "base_classnames": names[: run.num_base], "mode": "released"}
+    meta = res.stage2_meta(cfg, stage1_dir, run, checkpoint_identity(run.checkpoint, run.epoch),
+                           names[: run.num_base])
     parts = ReleasedParts(model, meta)
     trainer.network = model
     trainer.finish_build(model, parts, meta)

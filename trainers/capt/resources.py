@@ -1,7 +1,7 @@
 """What stage 2 needs from stage 1: the run directory, its student checkpoint, the bank, the guidance.
 
-Kept apart from the trainer so the rules (which checkpoint, where the bank and the SEM cache live, what
-a cache key depends on) are in one short file.
+Kept apart from the trainer so the rules (which checkpoint, which bank goes with it, where the SEM cache
+lives, what a cache key depends on, what a stage-2 checkpoint must match) are in one short file.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import os
 import torch
 
 from dassl.utils import write_json_atomic
+from trainers.common.provenance import describe, same_weights
 
 from .bank import load_bank
 from .builder import bank_path, build_bank_for_run
@@ -20,32 +21,63 @@ from .sem import load_or_encode_guidance
 
 STUDENT_FOLDER = "VLPromptLearner"
 STAGE2_META = "capt_stage2.json"
+# Written by every base-class evaluation of stage 2: the frozen backbone's errors (wrong_predictions format).
+BACKBONE_WRONG_FILE = "backbone_wrong_predictions.json"
 
 
-def stage1_epoch(stage1_dir: str, epoch: int) -> int | None:
-    """``SPLE.BACK_CKPT_EPOCH`` -> the ``epoch`` argument of the loader (None = best, -1 = last).
+BEST_FILE = "model-best.pth.tar"
+POLICIES = ("released", "epoch")
 
-    N > 0 asks for ``model.pth.tar-N``, 0 for ``model-best.pth.tar``, -1 for the last epoch file. A missing
-    file falls back (with a note) to the last epoch file, then to the best file: toy or shortened stage-1
-    schedules end before the published 20 epochs.
+
+def stage1_epoch(stage1_dir: str, epoch: int, policy: str = "released", clean: bool = False) -> int | None:
+    """Which stage-1 student file stage 2 freezes, as the ``epoch`` argument of the loader (None = best).
+
+    ``policy`` (``CAPT.STAGE1_CHECKPOINT``):
+
+    * ``released`` (default, as the authors' code): ``model-best.pth.tar`` whenever it exists, else
+      ``model.pth.tar-N`` with N = ``SPLE.BACK_CKPT_EPOCH`` (-1: the last epoch file). With the published
+      stage-1 config (best epoch kept) CAPT's frozen backbone is PromptKD's deployed model;
+    * ``epoch``: exactly ``SPLE.BACK_CKPT_EPOCH``: N > 0 -> ``model.pth.tar-N``, 0 -> the best file,
+      -1 -> the last epoch file.
+
+    ``clean`` (``TEST.PROTOCOL clean``): the best file was selected on test images and is never used.
+    A missing epoch file falls back (with a note) to the last epoch file: toy or shortened stage-1 schedules
+    end before the published 20 epochs.
     """
     from dassl.engine.loading import find_last_epoch
 
+    if policy not in POLICIES:
+        raise ValueError(f"CAPT.STAGE1_CHECKPOINT must be one of {list(POLICIES)}, got {policy!r}")
     folder = os.path.join(stage1_dir, STUDENT_FOLDER)
     epoch = int(epoch)
-    wanted = "model-best.pth.tar" if epoch == 0 else f"model.pth.tar-{epoch}" if epoch > 0 else None
+    has_best = os.path.isfile(os.path.join(folder, BEST_FILE))
+    if policy == "epoch" and epoch == 0:
+        if clean:
+            raise ValueError(f"SPLE.BACK_CKPT_EPOCH 0 asks for {folder}/{BEST_FILE}, which TEST.PROTOCOL "
+                             f"clean never uses (it was selected on test images); give an epoch")
+        if not has_best:
+            raise FileNotFoundError(f"{folder}/{BEST_FILE} not found (SPLE.BACK_CKPT_EPOCH 0)")
+        return None
+    if policy == "released" and has_best and not clean:
+        return None
+    wanted = f"model.pth.tar-{epoch}" if epoch > 0 else None
     if wanted and os.path.isfile(os.path.join(folder, wanted)):
-        return None if epoch == 0 else epoch
+        return epoch
     last = find_last_epoch(folder)
     if last is not None:
         if wanted:
             print(f"Note: {folder}/{wanted} not found (SPLE.BACK_CKPT_EPOCH {epoch}); "
                   f"using model.pth.tar-{last}")
         return last
-    if os.path.isfile(os.path.join(folder, "model-best.pth.tar")):
-        print(f"Note: no epoch files in {folder}; using model-best.pth.tar")
-        return None
-    raise FileNotFoundError(f"no stage-1 student checkpoint in {folder} (SPLE.BACK_CKPT_PATH)")
+    raise FileNotFoundError(f"no stage-1 student checkpoint in {folder} (SPLE.BACK_CKPT_PATH, "
+                            f"SPLE.BACK_CKPT_EPOCH {epoch}, CAPT.STAGE1_CHECKPOINT {policy})")
+
+
+def resolve_stage1(cfg, stage1_dir: str) -> int | None:
+    """:func:`stage1_epoch` with the keys of ``cfg``."""
+    from dassl.engine.selection import is_clean
+
+    return stage1_epoch(stage1_dir, cfg.SPLE.BACK_CKPT_EPOCH, cfg.CAPT.STAGE1_CHECKPOINT, is_clean(cfg))
 
 
 def check_stage1_dir(path: str) -> str:
@@ -57,13 +89,51 @@ def check_stage1_dir(path: str) -> str:
     return path
 
 
-def load_or_build_bank(cfg, stage1_dir: str, epoch, device, run) -> dict:
+def load_or_build_bank(cfg, stage1_dir: str, run, frozen: dict, device) -> dict:
+    """The Confusion Bank of exactly the weights stage 2 freezes (``run.checkpoint``).
+
+    The rule: a bank file records the identity (file, sha256) of the stage-1 weights that built it. Stage 2
+    uses it only when that record matches the checkpoint it loaded; otherwise (other weights, no record, no
+    file) it rebuilds the bank from the loaded weights and replaces the file, so the bank's features and
+    predictions are always those of the frozen backbone. ``frozen``: :func:`checkpoint_identity` of
+    ``run.checkpoint``.
+    """
     path = bank_path(cfg, stage1_dir)
     if os.path.isfile(path):
-        print(f"Confusion Bank: loading {path}")
-        return load_bank(path)
-    print(f"Confusion Bank: {path} not found; building it from the stage-1 run")
-    return build_bank_for_run(cfg, stage1_dir, epoch, device, run=run)
+        bank = load_bank(path)
+        built_from = bank.get("meta", {}).get("weights")
+        if same_weights(built_from, frozen):
+            print(f"Confusion Bank: loading {path} (built from {describe(built_from)})")
+            return bank
+        print(f"Confusion Bank: {path} was built from {describe(built_from)}, but stage 2 freezes "
+              f"{describe(frozen)}; rebuilding it from the frozen weights")
+    else:
+        print(f"Confusion Bank: {path} not found; building it from the stage-1 run")
+    return build_bank_for_run(cfg, stage1_dir, None, device, run=run, identity=frozen)
+
+
+def stage2_meta(cfg, stage1_dir: str, run, frozen: dict, base_classnames: list[str]) -> dict:
+    """What a stage-2 checkpoint records about its frozen stage 1 (verified when it is loaded again)."""
+    return {"stage1_dir": os.path.abspath(stage1_dir), "stage1_checkpoint": run.checkpoint,
+            "stage1_epoch": run.epoch, "stage1_weights": frozen,
+            "base_classnames": list(base_classnames), "mode": cfg.CAPT.MODE}
+
+
+def check_stage2_checkpoint(path: str, stored: dict, current: dict) -> None:
+    """Refuse stage-2 weights trained with another CAPT.MODE or on another stage-1 checkpoint."""
+    if stored.get("mode") != current["mode"]:
+        raise ValueError(f"{path} was trained with CAPT.MODE {stored.get('mode')!r}, but this run builds "
+                         f"CAPT.MODE {current['mode']!r}; set CAPT.MODE {stored.get('mode')} to evaluate it")
+    recorded = stored.get("stage1_weights")
+    if recorded is None:
+        print(f"Warning: {path} records no stage-1 weights identity (older checkpoint); it cannot be "
+              f"checked against {describe(current['stage1_weights'])}")
+        return
+    if not same_weights(recorded, current["stage1_weights"]):
+        raise ValueError(f"{path} was trained on the stage-1 weights {describe(recorded)}, but this run "
+                         f"freezes {describe(current['stage1_weights'])}; point SPLE.BACK_CKPT_PATH / "
+                         f"SPLE.BACK_CKPT_EPOCH / CAPT.STAGE1_CHECKPOINT / TEST.PROTOCOL at the stage-1 "
+                         f"weights it was trained on")
 
 
 def file_identity(path: str) -> str:

@@ -11,7 +11,12 @@ Features:
       test; new classes use ``(1 - w) * stage-1 + w * CAPT`` logits with w = ``SPLE.STACK.WEIGHT_FOR_NEW``;
     * ``DATASET.SUBSAMPLE_CLASSES new`` never trains: it evaluates the new-class test split with the weights
       found in the output directory (the upstream "re-run with new" habit);
-    * checkpoints (folder ``CAPT/``) hold the adapters, MGDE and metadata naming the stage-1 run;
+    * the frozen stage-1 file follows the released precedence (``CAPT.STAGE1_CHECKPOINT``); the bank is
+      always that file's (rebuilt when it was built from other weights, :mod:`trainers.capt.resources`);
+    * checkpoints (folder ``CAPT/``) hold the adapters, MGDE and metadata naming the stage-1 run, its
+      weights (file + sha256) and ``CAPT.MODE``; loading them checks both and is strict;
+    * every base-class evaluation also scores the frozen backbone (``backbone_wrong_predictions.json``),
+      the baseline of the resolved-errors rate;
     * ``CAPT.MODE released``: the DPC-style replica of the authors' released code (ablation,
       :mod:`trainers.capt.released`).
 """
@@ -26,9 +31,14 @@ from torch import nn
 
 from dassl.data.transforms import build_transform
 from dassl.engine import TRAINER_REGISTRY
+from dassl.engine.loading import find_last_epoch, resolve_model_file
+from dassl.engine.reporting import write_wrong_predictions
+from dassl.engine.selection import is_best_file, load_epoch
+from dassl.evaluation import build_evaluator
 from dassl.optim import build_lr_scheduler, build_optimizer
-from dassl.utils import read_image
+from dassl.utils import load_checkpoint, read_image
 from trainers.common.base import ClipTrainer, freeze_all_but, report_trainable
+from trainers.common.provenance import checkpoint_identity
 
 from . import resources as res
 from .config import check_capt_cfg, parse_layers
@@ -51,6 +61,22 @@ class TrainableParts(nn.Module):
         self.meta = dict(state or {})
 
 
+class BackboneTee:
+    """Evaluator stand-in that also scores the frozen stage-1 logits queued for each batch."""
+
+    def __init__(self, main, side):
+        self.main, self.side, self.pending, self.side_processed = main, side, [], False
+
+    def process(self, mo, gt, impaths=None):
+        if self.pending:
+            self.side.process(self.pending.pop(0), gt, impaths=impaths)
+            self.side_processed = True
+        return self.main.process(mo, gt, impaths=impaths)
+
+    def __getattr__(self, name):
+        return getattr(self.main, name)
+
+
 def settings_from_cfg(cfg) -> CaptSettings:
     a = cfg.CAPT.ADAPTER
     return CaptSettings(topk=int(cfg.CAPT.SEM.TOPK), count_mode=cfg.CAPT.SEM.COUNT_MODE,
@@ -70,6 +96,7 @@ class CAPT(ClipTrainer):
         "stage 2 builds the Confusion Bank and writes its stage metadata while the model is built, and "
         "retrieves bank images for each training batch; none of this is shared between processes"
     )
+    val_is_test = True  # split "val" is the base-class test set
 
     def check_cfg(self, cfg):
         super().check_cfg(cfg)
@@ -100,10 +127,11 @@ class CAPT(ClipTrainer):
 
         dataset = self.dm.dataset
         names = list(dataset.all_classnames)
-        epoch = res.stage1_epoch(stage1_dir, cfg.SPLE.BACK_CKPT_EPOCH)
+        epoch = res.resolve_stage1(cfg, stage1_dir)
         run = load_promptkd_run(cfg, stage1_dir, epoch=epoch, device=self.device, classnames=names,
                                 precision=self.weight_precision)
-        bank = res.load_or_build_bank(cfg, stage1_dir, epoch, self.device, run)
+        frozen = checkpoint_identity(run.checkpoint, run.epoch)
+        bank = res.load_or_build_bank(cfg, stage1_dir, run, frozen, self.device)
         if bank["classnames"] != names[: run.num_base]:
             raise ValueError(f"{res.bank_path(cfg, stage1_dir)} was built for classes {bank['classnames']}, "
                              f"but the base classes are {names[: run.num_base]}; delete it to rebuild")
@@ -129,14 +157,14 @@ class CAPT(ClipTrainer):
         loader = ImageLoader(paths, read_image, int(cfg.CAPT.SAM.IMAGE_CACHE))
         net.load_images = lambda idx, train: loader.load(idx, self.tf_train if train else self.tf_test)
         self.network = net.to(self.device)
-        meta = {"stage1_dir": os.path.abspath(stage1_dir), "stage1_checkpoint": run.checkpoint,
-                "stage1_epoch": run.epoch, "base_classnames": names[: run.num_base], "mode": cfg.CAPT.MODE}
+        meta = res.stage2_meta(cfg, stage1_dir, run, frozen, names[: run.num_base])
         self.parts = TrainableParts(net, meta)
         self.finish_build(self.network, self.parts, meta)
 
     def finish_build(self, model: nn.Module, registered: nn.Module, meta: dict):
         """Freeze, build optimiser/scheduler, register, write the stage-2 metadata."""
         self.model = model
+        self.stage2_meta = dict(meta)
         params = freeze_all_but(model, list(model.trainable_params()))
         report_trainable(model, params)
         self.optim = build_optimizer(params, self.cfg.OPTIM)
@@ -153,15 +181,27 @@ class CAPT(ClipTrainer):
             self.build_from_stage1(res.read_stage2_meta(directory)["stage1_dir"])
         folder = os.path.join(directory or "", self.model_name)
         if directory and os.path.isdir(folder):
+            epoch = load_epoch(self.cfg, epoch)
             if epoch is None and not os.path.isfile(os.path.join(folder, "model-best.pth.tar")):
-                from dassl.engine.loading import find_last_epoch
-
                 epoch = find_last_epoch(folder)  # runs without best-val selection end with their last epoch
                 print(f"Note: no model-best.pth.tar in {folder}; loading model.pth.tar-{epoch}")
-            super().load_model(directory, epoch)
+            self.load_stage2(resolve_model_file(folder, epoch))
         elif directory:
             print(f"Note: no CAPT weights in {directory}; evaluating the zero-initialised stage 2 "
                   f"(= stage 1)")
+
+    def load_stage2(self, path: str):
+        """Load stage-2 weights after checking their stage-1 weights and mode; strict about every key."""
+        checkpoint = load_checkpoint(path)
+        state = checkpoint["state_dict"]
+        res.check_stage2_checkpoint(path, state.get("_extra_state") or {}, self.stage2_meta)
+        try:
+            self._models[self.model_name].load_state_dict(state, strict=True)
+        except RuntimeError as err:
+            raise ValueError(f"{path} does not match the CAPT modules built from the config: {err}") from err
+        self.weights_epoch, self.weights_file = checkpoint.get("epoch"), path
+        print(f'Loaded CAPT weights from "{path}" (epoch = {self.weights_epoch}); stage 1: '
+              f'{self.stage2_meta["stage1_checkpoint"]}')
 
     # ------------------------------------------------------------------ training
     def train(self):
@@ -232,15 +272,51 @@ class CAPT(ClipTrainer):
         if new_only or not (split == "val" and self.val_loader is not None):
             split = "test"
         self._eval_split = split  # the evaluated split's own items name its classes (dassl trainer)
-        return super().test(split)
+        if split != "val":
+            return super().test(split)
+        main = self.evaluator
+        tee = self._tee = BackboneTee(main, build_evaluator(self.cfg, lab2cname=self.lab2cname))
+        self.evaluator = tee
+        try:
+            result = super().test(split)
+        finally:
+            self.evaluator, self._tee = main, None
+        if tee.side_processed:
+            self.write_backbone_predictions(tee.side, split)
+        return result
+
+    def write_backbone_predictions(self, side, split: str):
+        """The frozen stage-1 backbone's errors on the evaluated split: the resolved rate's baseline."""
+        names = getattr(self, "_eval_lab2cname", None) or self.lab2cname
+        side.set_class_names(names)
+        summary = side.summary()
+        path = os.path.join(self.output_dir, res.BACKBONE_WRONG_FILE)
+        write_wrong_predictions(path, split, [names[i] for i in sorted(names)], summary["total"],
+                                side.wrong_predictions(), accuracy=summary["accuracy"],
+                                stage1_weights=self.stage2_meta["stage1_weights"])
+        print(f"Frozen stage-1 backbone on the *{split}* set: accuracy {summary['accuracy']:.2f}% ({path})")
+
+    def weights_selected_on_test(self) -> bool:
+        """Own best-val selection, or a frozen backbone that PromptKD selected on the base test set."""
+        stage1 = getattr(self, "stage2_meta", {}).get("stage1_checkpoint")
+        return super().weights_selected_on_test() or is_best_file(stage1)
+
+    def queue_backbone_logits(self, logits):
+        if getattr(self, "_tee", None) is not None:
+            self._tee.pending.append(logits)
 
     @torch.no_grad()
     def model_inference(self, image):
         if self.cfg.CAPT.MODE == "released":
-            return self.released.inference(image, getattr(self, "_eval_split", "val"))
+            split = getattr(self, "_eval_split", "val")
+            if split == "val":
+                self.queue_backbone_logits(self.released.backbone_logits(image))
+            return self.released.inference(image, split)
         net = self.model
         if getattr(self, "_eval_split", "val") == "val":
-            return net(image, "base", use_bank=bool(self.cfg.CAPT.INFER.USE_BANK)).logits
+            out = net(image, "base", use_bank=bool(self.cfg.CAPT.INFER.USE_BANK))
+            self.queue_backbone_logits(out.stage1_logits)
+            return out.logits
         w = float(self.cfg.SPLE.STACK.WEIGHT_FOR_NEW)
         z = net.stage1(image, "new")[0]
         if w == 0:
