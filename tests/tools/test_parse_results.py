@@ -199,3 +199,19 @@ def test_train_time_column_reads_elapsed_from_the_logs(tree, capsys):
 
     assert pr.main([str(tree), "--times", "--list"]) == 0
     assert "trained 100s" in capsys.readouterr().out
+
+
+def test_runs_selected_on_test_data_are_marked(tmp_path):
+    root = tmp_path / "out"
+    for method, selected in (("PromptKD", True), ("CAPT", False)):
+        for half, acc in (("base", 70.0), ("new", 60.0)):
+            folder = root / f"{method}/{half}/seed1"
+            write_results(folder, acc, method, "FashionMNIST", 1, half)
+            data = json.loads((folder / "results.json").read_text())
+            data["selected_on_test"] = selected and half == "new"  # one run of the method is enough
+            (folder / "results.json").write_text(json.dumps(data))
+    text = pr.markdown(pr.group(pr.collect_runs(str(root))[0]))
+    rows = [line for line in text.splitlines() if line.startswith("| PromptKD") or line.startswith("| CAPT")]
+    assert sorted(r.split(" | ")[0] for r in rows) == ["| CAPT", "| CAPT", f"| PromptKD {pr.TEST_MARK}",
+                                                        f"| PromptKD {pr.TEST_MARK}"]
+    assert f"{pr.TEST_MARK} checkpoint selected on test images" in text

@@ -1,0 +1,27 @@
+"""TEST.PROTOCOL: clean never deploys or loads a checkpoint selected on the val split by default."""
+
+import pytest
+from yacs.config import CfgNode
+
+from dassl.engine import selection
+
+
+def cfg(protocol=None, final="best_val"):
+    test = {"FINAL_MODEL": final}
+    if protocol is not None:
+        test["PROTOCOL"] = protocol
+    return CfgNode({"TEST": test})
+
+
+def test_published_follows_the_config_and_clean_deploys_the_last_epoch():
+    assert selection.final_model(cfg("published")) == "best_val"
+    assert selection.final_model(cfg()) == "best_val"  # configs built without the engine keys
+    assert selection.final_model(cfg("clean")) == "last_step"
+    assert selection.load_epoch(cfg("published"), None) is None
+    assert selection.load_epoch(cfg("clean"), None) == -1
+    assert selection.load_epoch(cfg("clean"), 4) == 4
+
+
+def test_unknown_protocol_names_the_key():
+    with pytest.raises(ValueError, match="TEST.PROTOCOL"):
+        selection.final_model(cfg("fair"))
