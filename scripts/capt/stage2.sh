@@ -13,4 +13,6 @@ python train.py --root "${DATA}" --seed "${SEED}" --trainer StackSPLE_PromptKD \
     SPLE.STACK.WEIGHT 0.2 DATASET.SUBSAMPLE_CLASSES base SPLE.STACK.WEIGHT_FOR_NEW 0.0 \
     TRAINER.MODAL base2novel TRAINER.PROMPTKD.TEMPERATURE 1.0 TRAINER.PROMPTKD.KD_WEIGHT "${KD_WEIGHT}" \
     TEST.SPLIT val
-python -m tools.confusion.compare_runs --baseline "${STAGE1_DIR}" --new "${STAGE2_DIR}"
+# resolved rate against the stage-1 backbone stage 2 froze (scored by stage 2's own evaluation)
+python -m tools.confusion.compare_runs --baseline "${STAGE2_DIR}/backbone_wrong_predictions.json" \
+    --new "${STAGE2_DIR}"

@@ -1,8 +1,12 @@
 """Compare the errors of two runs on the same split: which of the baseline's mistakes were resolved.
 
-Example (stage-1 PromptKD vs stage-2 CAPT, both evaluated on the base-class test set, split ``val``)::
+Example (CAPT against the stage-1 backbone it froze, which every base-class evaluation of stage 2 scores
+into ``backbone_wrong_predictions.json``; split ``val`` = the base-class test set)::
 
-    python -m tools.confusion.compare_runs --baseline <stage-1 dir> --new <stage-2 dir>
+    python -m tools.confusion.compare_runs --baseline <stage-2 dir>/backbone_wrong_predictions.json \
+        --new <stage-2 dir>
+
+Any two runs (or ``wrong_predictions.json``-format files) evaluated on the same split compare the same way.
 
 Reads ``wrong_predictions.json`` of both runs (written by every evaluation) and writes, into the new run's
 directory, ``confusion_compare.json`` (``resolved_rate`` = percentage of the baseline's wrong samples the
