@@ -264,7 +264,7 @@ class DemoRun:
         )
         print(text)
         if confusion:
-            print("\nConfusion (base-class test set, PromptKD -> CAPT):\n" + "\n".join(confusion))
+            print("\nConfusion (base-class test set, frozen backbone -> CAPT):\n" + "\n".join(confusion))
         summary = {"rows": records, "timings_s": self.timings, "seed": self.seed, "dataset": self.dataset,
                    "protocol": self.protocol}
         self.output.mkdir(parents=True, exist_ok=True)
