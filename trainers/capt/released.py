@@ -107,7 +107,6 @@ class ReleasedModel(EvalCacheMixin, nn.Module):
         self.weight = float(weight)
         self.weight_for_new = float(weight_for_new)
         self.register_buffer("new_text", run.new_text_features.float().clone(), persistent=False)
-        self.register_buffer("stage1_base_text", run.base_text_features.float().clone(), persistent=False)
         self.register_buffer("scale", run.logit_scale.float().clone(), persistent=False)
 
     def trainable_params(self):
@@ -136,6 +135,11 @@ class ReleasedModel(EvalCacheMixin, nn.Module):
         return self.cached("new_prompts", lambda: mix_parameters(self.stage1_prompts,
                                                                  self.student.vision_prompts,
                                                                  self.weight_for_new))
+
+    def stage1_features(self, images: torch.Tensor) -> torch.Tensor:
+        """Normalised features of the frozen stage-1 student (its own prompts and projector)."""
+        tokens = self.student.image_encoder(images, prompts=self.stage1_prompts)
+        return l2norm(self.stage1_projector(tokens).float())
 
     def new_class_features(self, images: torch.Tensor) -> torch.Tensor:
         """Normalised features with the mixed vision prompts and the stage-1 projector."""
@@ -174,9 +178,10 @@ class ReleasedMode:
 
     @torch.no_grad()
     def backbone_logits(self, image):
-        """The frozen stage-1 student over the base classes (baseline of the resolved rate)."""
+        """The frozen stage-1 student over the base classes (baseline of the resolved rate); the teacher
+        here holds the base classes only, and its text features are stage 1's."""
         m = self.model
-        return m.scale * m.stage1(image) @ m.stage1_base_text.t()
+        return m.scale * m.stage1_features(image) @ m.teacher.text_features.float().t()
 
     @torch.no_grad()
     def inference(self, image, split: str):

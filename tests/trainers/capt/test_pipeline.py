@@ -184,6 +184,9 @@ def test_released_mode_replica_trains(runs, logged_trainable):
     opts = [*runs["opts"], "CAPT.MODE", "released", "OPTIM.MAX_EPOCH", "1", "SPLE.INFER_TOPK", "2"]
     trainer = train(runs["toy"], argv(runs["root"], out, "CAPT", runs["config2"], opts))
     assert json.loads((out / "results.json").read_text())["split"] == "val"
+    # the frozen backbone, scored beside the replica, is stage 1 on the same base-class test images
+    backbone = json.loads((out / "backbone_wrong_predictions.json").read_text())
+    assert backbone["accuracy"] == json.loads((runs["stage1"] / "results.json").read_text())["accuracy"]
     state = torch.load(out / "CAPT" / "model.pth.tar-1", weights_only=False)["state_dict"]
     assert "ctx" in state and any(k.startswith("VPT_image_trans.") for k in state)
     assert "VPT_image_trans.conv1.1.running_mean" in state  # the projector's BatchNorm trained (train mode)
