@@ -303,10 +303,15 @@ class CAPT(ClipTrainer):
 
     def queue_backbone_logits(self, logits):
         if getattr(self, "_tee", None) is not None:
-            self._tee.pending.append(logits)
+            self._tee.pending.append(logits.float())
 
     @torch.no_grad()
     def model_inference(self, image):
+        """Evaluation logits in fp32, computed under the run's autocast as training is."""
+        with self.autocast():
+            return self._inference_logits(image).float()
+
+    def _inference_logits(self, image):
         if self.cfg.CAPT.MODE == "released":
             split = getattr(self, "_eval_split", "val")
             if split == "val":
