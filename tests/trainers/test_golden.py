@@ -33,9 +33,10 @@ RTOL, ATOL = 1e-5, 1e-6
 N_IMAGES = 4  # test images of the logits check
 
 # Two epochs of a few steps (the first runs at the warm-up learning rate of most configs, the second at the
-# configured one); the toy configs all train in fp32.
-COMMON = ["DATASET.NUM_SHOTS", "2", "OPTIM.MAX_EPOCH", "2", "TRAIN.COLLECT_ENV_INFO", "False",
-          "TRAIN.PRINT_FREQ", "1000", "TRAIN.PROGRESS_BAR", "False", "DATALOADER.TRAIN_X.BATCH_SIZE", "4"]
+# configured one); the toy configs all train in fp32. The numbers are CPU numbers, also on a GPU machine.
+COMMON = ["USE_CUDA", "False", "DATASET.NUM_SHOTS", "2", "OPTIM.MAX_EPOCH", "2",
+          "TRAIN.COLLECT_ENV_INFO", "False", "TRAIN.PRINT_FREQ", "1000", "TRAIN.PROGRESS_BAR", "False",
+          "DATALOADER.TRAIN_X.BATCH_SIZE", "4"]
 BASE = ["DATASET.SUBSAMPLE_CLASSES", "base"]
 SMALL_DAPT = ["TRAINER.DAPT.VIS_NUM_TOKENS", "4", "TRAINER.DAPT.TXT_NUM_TOKENS", "4"]
 # PromptKD distils on the whole train split (10 classes x 12 images): 3 steps of 40 per epoch.
