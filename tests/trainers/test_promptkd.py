@@ -258,16 +258,17 @@ def test_promptkd_base2novel_distillation(toy_world, toy_teacher_run, tmp_path, 
     assert calls == []
 
     # Rebuilding the run gives the trainer's logits: base half for "val", new half for "test".
-    images = torch.stack([trainer.test_loader.dataset[i]["img"] for i in range(4)])
-    rebuilt = promptkd.load_promptkd_run(trainer.cfg, str(out), classnames=trainer.classnames)
+    images = torch.stack([trainer.test_loader.dataset[i]["img"] for i in range(4)]).to(trainer.device)
+    rebuilt = promptkd.load_promptkd_run(trainer.cfg, str(out), device=trainer.device,
+                                         classnames=trainer.classnames)
     assert rebuilt.num_base == 5 and rebuilt.text_features.shape == (10, 96)
     assert not any(p.requires_grad for p in rebuilt.student.parameters()) and not rebuilt.student.training
     trainer.set_model_mode("eval")
     with torch.no_grad():
         trainer._eval_split = "test"
-        expected_new = trainer.model_inference(images.to(trainer.device)).cpu()
+        expected_new = trainer.model_inference(images)
         trainer._eval_split = "val"
-        expected_base = trainer.model_inference(images.to(trainer.device)).cpu()
+        expected_base = trainer.model_inference(images)
     assert torch.allclose(rebuilt.logits(images, "new"), expected_new, atol=1e-4)
     assert torch.allclose(rebuilt.logits(images, "base"), expected_base, atol=1e-4)
     assert rebuilt.logits(images).shape == (4, 10)
