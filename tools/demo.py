@@ -1,12 +1,18 @@
 """The toy-world demo: build the toy world, run each method through ``train.py``, print base / new / H.
 
     python -m tools.demo [--root DATA] [--output output/toy_demo] [--dataset fashion_mnist_edges] [--seed 1]
-                         [--protocol clean|published] [--force] [--only NAME ...]
+                         [--protocol clean|published] [--force] [--only NAME ...] [--verbose]
 
 The pipeline is a list of :class:`Stage` objects run in order, each a ``train.py`` command in its own
 process with its own output folder (``<output>/<dataset>/<stage>``). A stage that finished (its
 ``finished.json``, see ``dassl.run_state``) is skipped, so an interrupted demo resumes where it stopped and
 a finished one only prints the table; a stage killed part-way is resumed, never counted as done.
+
+The terminal gets one line per stage (time, accuracy, log file) and the table; a stage's whole output stays
+in its run folder (``log.txt``, and ``demo_console.txt`` with stderr too), and its tail is shown when it
+fails (``--verbose``: all of it, live).
+Besides ``summary.json`` the demo writes ``report.md`` (table, figures, every stage's command) and the
+chart it links (``tools/demo_report.py``).
 Methods are compared in :data:`ROWS` (base-class and new-class accuracy of the stages named there, and their
 harmonic mean). Every stage runs under one model-selection protocol (``TEST.PROTOCOL``, default ``clean``:
 each run deploys its last epoch and nothing is selected on test images; ``published`` keeps the configs'
@@ -20,11 +26,13 @@ zero-shot CLIP leaves room for prompt tuning (on the original images every metho
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import os
-import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,7 +40,18 @@ REPO = Path(__file__).resolve().parents[1]
 if __package__ in (None, ""):  # run as a file: make the repository importable
     sys.path.insert(0, str(REPO))
 
-from dassl.run_state import finished_state  # noqa: E402  (no torch import)
+from dassl.atomic_io import write_json_atomic  # noqa: E402
+from dassl.run_state import EXCEPTIONS_FILE, finished_state  # noqa: E402  (no torch import)
+from tools.demo_console import (  # noqa: E402
+    CONSOLE_FILE,
+    ProgressLine,
+    display_path,
+    format_duration,
+    launch_train,
+    newest_log,
+    read_tail,
+)
+from tools.demo_report import write_report  # noqa: E402
 
 # The toy datasets the demo's configs are made for (configs/datasets/<name>.yaml).
 TOY_DATASETS = ("fashion_mnist", "fashion_mnist_edges", "fashion_mnist_inverted")
@@ -55,6 +74,7 @@ class Stage:
         load_epoch: ``--load-epoch`` with ``model_dir`` (-1: the last epoch file; None: the best file).
         opts: trailing ``KEY VALUE`` overrides; ``{output}`` is replaced by the demo's output folder and
             ``{dataset}`` by the dataset's config name.
+        label: what the stage is, in words, for its terminal line.
     """
 
     name: str
@@ -64,6 +84,11 @@ class Stage:
     model_dir: str | None = None
     load_epoch: int | None = None
     opts: tuple[str, ...] = ()
+    label: str = ""
+
+    @property
+    def title(self) -> str:
+        return f"{self.label} ({self.name})" if self.label else self.name
 
     def output_dir(self, output: Path) -> Path:
         return output / self.name
@@ -112,10 +137,10 @@ class Row:
 ZS_CONFIG = "configs/trainers/ZeroShotCLIP/toy_vit_s.yaml"
 
 STAGES: list[Stage] = [
-    Stage(
-        "zsclip/base", "ZeroshotCLIP", ZS_CONFIG, eval_only=True, opts=("DATASET.SUBSAMPLE_CLASSES", "base")
-    ),
-    Stage("zsclip/new", "ZeroshotCLIP", ZS_CONFIG, eval_only=True, opts=("DATASET.SUBSAMPLE_CLASSES", "new")),
+    Stage("zsclip/base", "ZeroshotCLIP", ZS_CONFIG, eval_only=True,
+          opts=("DATASET.SUBSAMPLE_CLASSES", "base"), label="Zero-shot CLIP, base classes"),
+    Stage("zsclip/new", "ZeroshotCLIP", ZS_CONFIG, eval_only=True,
+          opts=("DATASET.SUBSAMPLE_CLASSES", "new"), label="Zero-shot CLIP, new classes"),
 ]
 
 # CAPT pipeline: PromptSRC teacher on ToyViT-L -> PromptKD student on ToyViT-S (stage 1, builds the
@@ -131,14 +156,18 @@ CAPT_OPTS = ("DATASET.NUM_SHOTS", "16", "SPLE.BACK_CKPT_PATH", "{output}/promptk
              "CAPT.SEM.DESC_FILE", "datasets/descriptions/{dataset}.json")
 STAGES += [
     Stage("promptsrc_teacher", "PromptSRC", "configs/trainers/PromptSRC/toy_vit_l.yaml",
-          opts=("DATASET.NUM_SHOTS", "16", "DATASET.SUBSAMPLE_CLASSES", "base")),
-    Stage("promptkd/base", "PromptKD", PKD_CONFIG, opts=(*PKD_OPTS, "TEST.SPLIT", "val")),
+          opts=("DATASET.NUM_SHOTS", "16", "DATASET.SUBSAMPLE_CLASSES", "base"),
+          label="PromptSRC teacher on ToyViT-L, trained on base"),
+    Stage("promptkd/base", "PromptKD", PKD_CONFIG, opts=(*PKD_OPTS, "TEST.SPLIT", "val"),
+          label="PromptKD student, distilled on base"),
     Stage("promptkd/new", "PromptKD", PKD_CONFIG, eval_only=True, model_dir="promptkd/base",
-          opts=(*PKD_OPTS, "TEST.SPLIT", "test")),
+          opts=(*PKD_OPTS, "TEST.SPLIT", "test"), label="PromptKD student, new classes"),
     Stage("capt/base", "CAPT", CAPT_CONFIG,
-          opts=(*CAPT_OPTS, "DATASET.SUBSAMPLE_CLASSES", "base", "TEST.SPLIT", "val")),
+          opts=(*CAPT_OPTS, "DATASET.SUBSAMPLE_CLASSES", "base", "TEST.SPLIT", "val"),
+          label="CAPT on the frozen student, trained on base"),
     Stage("capt/new", "CAPT", CAPT_CONFIG, eval_only=True, model_dir="capt/base",
-          opts=(*CAPT_OPTS, "DATASET.SUBSAMPLE_CLASSES", "new", "TEST.SPLIT", "test")),
+          opts=(*CAPT_OPTS, "DATASET.SUBSAMPLE_CLASSES", "new", "TEST.SPLIT", "test"),
+          label="CAPT, new classes"),
 ]
 
 # CaPT (class-adaptive prompt tuning) as a plugin on CoOp: both with the CaPT-protocol recipe (16 shots,
@@ -148,12 +177,14 @@ COOP_CONFIG = "configs/trainers/CoOp/toy_vit_s_ep10_ctx_batch4.yaml"
 UCP_CONFIG = "configs/trainers/UCPCoOp/toy_vit_s.yaml"
 SHOTS_16 = ("DATASET.NUM_SHOTS", "16")
 STAGES += [
-    Stage("coop/base", "CoOp", COOP_CONFIG, opts=(*SHOTS_16, "DATASET.SUBSAMPLE_CLASSES", "base")),
+    Stage("coop/base", "CoOp", COOP_CONFIG, opts=(*SHOTS_16, "DATASET.SUBSAMPLE_CLASSES", "base"),
+          label="CoOp, trained on base"),
     Stage("coop/new", "CoOp", COOP_CONFIG, eval_only=True, model_dir="coop/base", load_epoch=-1,
-          opts=(*SHOTS_16, "DATASET.SUBSAMPLE_CLASSES", "new")),
-    Stage("coop_capt/base", "UCPCoOp", UCP_CONFIG, opts=(*SHOTS_16, "DATASET.SUBSAMPLE_CLASSES", "base")),
+          opts=(*SHOTS_16, "DATASET.SUBSAMPLE_CLASSES", "new"), label="CoOp, new classes"),
+    Stage("coop_capt/base", "UCPCoOp", UCP_CONFIG, opts=(*SHOTS_16, "DATASET.SUBSAMPLE_CLASSES", "base"),
+          label="CoOp + CaPT, trained on base"),
     Stage("coop_capt/new", "UCPCoOp", UCP_CONFIG, eval_only=True, model_dir="coop_capt/base", load_epoch=-1,
-          opts=(*SHOTS_16, "DATASET.SUBSAMPLE_CLASSES", "new")),
+          opts=(*SHOTS_16, "DATASET.SUBSAMPLE_CLASSES", "new"), label="CoOp + CaPT, new classes"),
 ]
 
 ROWS: list[Row] = [
@@ -205,8 +236,26 @@ def format_table(records: list[dict]) -> str:
     return "\n".join(lines)
 
 
+class StageFailed(RuntimeError):
+    """A stage exited with an error, or without finishing; its log's tail is already on the terminal."""
+
+
+def row_split(stage: str) -> str:
+    """``base`` or ``new``: which column of :data:`ROWS` the stage's accuracy fills (``acc`` if none)."""
+    for row in ROWS:
+        if stage in (row.base, row.new):
+            return "base" if stage == row.base else "new"
+    return "acc"
+
+
+Launcher = Callable[[list[str], "Path | None", Path, Callable[[], None]], int]
+
+
 @dataclass
 class DemoRun:
+    """One demo run. ``launch`` runs a stage's ``train.py`` argv (see
+    :func:`tools.demo_console.launch_train`, whose signature a replacement keeps)."""
+
     root: str = "DATA"
     output: Path = Path("output/toy_demo")
     dataset: str = DEFAULT_DATASET
@@ -214,7 +263,10 @@ class DemoRun:
     force: bool = False
     only: tuple[str, ...] = ()
     protocol: str = DEFAULT_PROTOCOL
+    verbose: bool = False
+    launch: Launcher = launch_train
     timings: dict = field(default_factory=dict)
+    figures: list = field(default_factory=list)  # (caption, PNG) of the confusion report, for report.md
 
     def selected(self) -> list[Stage]:
         if not self.only:
@@ -224,22 +276,51 @@ class DemoRun:
             raise ValueError(f"unknown stage(s) {unknown}; stages: {[s.name for s in STAGES]}")
         return [s for s in STAGES if s.name in self.only]
 
-    def run_stage(self, stage: Stage) -> None:
+    def argv(self, stage: Stage) -> list[str]:
+        return stage.argv(self.root, self.output, self.seed, self.dataset, self.protocol)
+
+    def _accuracy(self, stage: Stage) -> str:
+        accuracy = read_accuracy(self.output, stage.name)
+        return "" if accuracy is None else f"  {row_split(stage.name)} {accuracy:.2f}"
+
+    def run_stage(self, stage: Stage, index: int = 1, total: int = 1) -> None:
+        """Run ``stage`` unless finished; print its one line, or its log's tail and raise StageFailed."""
+        prefix = f"[{index}/{total}] {stage.title}"
+        folder = stage.output_dir(self.output)
         if stage.done(self.output) and not self.force:
-            print(f"== [{stage.name}] done earlier ({stage.output_dir(self.output) / 'finished.json'})")
+            print(f"{prefix}  done earlier{self._accuracy(stage)}  -> {display_path(newest_log(folder))}")
             return
-        argv = stage.argv(self.root, self.output, self.seed, self.dataset, self.protocol)
-        print(f"== [{stage.name}] python {' '.join(argv)}", flush=True)
+        argv = self.argv(stage)
+        console = None if self.verbose else folder / CONSOLE_FILE
+        if self.verbose:
+            print(f"== [{stage.name}] python {' '.join(argv)}", flush=True)
+        progress = ProgressLine(prefix, folder / CONSOLE_FILE, sys.stdout)
         start = time.time()
-        result = subprocess.run([sys.executable, *argv], cwd=REPO, env=dict(os.environ, PYTHONUNBUFFERED="1"))
-        self.timings[stage.name] = round(time.time() - start, 1)
-        if result.returncode != 0:
-            log = stage.output_dir(self.output) / "log.txt"
-            raise RuntimeError(f"stage {stage.name} failed (exit code {result.returncode}); see {log}")
-        finished, why = finished_state(str(stage.output_dir(self.output)))
+        try:
+            code = self.launch(argv, console, REPO, progress if console else (lambda: None))
+        finally:
+            progress.clear()
+        seconds = time.time() - start
+        self.timings[stage.name] = round(seconds, 1)
+        log = newest_log(folder)
+        finished, why = finished_state(str(folder)) if code == 0 else (False, f"exit code {code}")
         if not finished:
-            raise RuntimeError(f"stage {stage.name} exited 0 but is not finished: {why}")
-        print(f"== [{stage.name}] finished in {self.timings[stage.name]:.0f}s", flush=True)
+            self._show_failure(f"{prefix}  FAILED after {format_duration(seconds)} ({why})", console, log)
+            raise StageFailed(f"stage {stage.name} failed ({why}); see {log}")
+        print(f"{prefix}  {format_duration(seconds)}{self._accuracy(stage)}  -> {display_path(log)}",
+              flush=True)
+
+    @staticmethod
+    def _show_failure(headline: str, console: Path | None, log: Path) -> None:
+        print(headline)
+        if console is not None and console.is_file():
+            tail = read_tail(console)
+            print(f"---- last {len(tail)} lines of {display_path(console)} (stdout and stderr) ----")
+            print("\n".join(tail))
+            print("----")
+        files = [p for p in (log, log.parent / EXCEPTIONS_FILE) if p.is_file()]
+        print("full log: " + (", ".join(display_path(p) for p in files) or f"none ({log} was not written)"),
+              flush=True)
 
     def run(self) -> list[dict]:
         from tools.toy_world.build import build
@@ -251,8 +332,9 @@ class DemoRun:
         start = time.time()
         build(self.root)
         self.timings["toy_world"] = round(time.time() - start, 1)
-        for stage in self.selected():
-            self.run_stage(stage)
+        stages = self.selected()
+        for index, stage in enumerate(stages, 1):
+            self.run_stage(stage, index, len(stages))
         _, records = table(self.output, ROWS)
         confusion = self.confusion_lines(records)  # also notes the resolved rate in the CAPT row
         text = format_table(records)
@@ -267,13 +349,20 @@ class DemoRun:
             print("\nConfusion (base-class test set, frozen backbone -> CAPT):\n" + "\n".join(confusion))
         summary = {"rows": records, "timings_s": self.timings, "seed": self.seed, "dataset": self.dataset,
                    "protocol": self.protocol}
-        self.output.mkdir(parents=True, exist_ok=True)
-        tmp = self.output / f".summary.json.tmp-{os.getpid()}"
-        tmp.write_text(json.dumps(summary, indent=2) + "\n")
-        os.replace(tmp, self.output / "summary.json")
-        print(f"\nTotal {time.time() - start:.0f}s; table saved to {self.output / 'summary.json'}")
+        write_json_atomic(summary, str(self.output / "summary.json"), indent=2)
+        report = self.write_report(records)
+        print(f"\nTotal {time.time() - start:.0f}s; table saved to "
+              f"{display_path(self.output / 'summary.json')}; report with chart and commands: "
+              f"{display_path(report)}")
         return records
 
+    def write_report(self, records: list[dict]) -> Path:
+        """``report.md`` and its chart; each row's commands are its stages' argv as this run gives them."""
+        stages = {s.name: s for s in STAGES}
+        commands = [[(name, self.argv(stages[name])) for name in (row.base, row.new) if name in stages]
+                    for row in ROWS]
+        heading = f"Toy-world demo: {self.dataset}, seed {self.seed}"
+        return write_report(self.output, heading, self.protocol, records, commands, self.figures)
 
     def confusion_lines(self, records: list[dict]) -> list[str]:
         """Resolved rate and heat-maps of CAPT vs the stage-1 backbone it froze (noted in the CAPT row)."""
@@ -282,7 +371,14 @@ class DemoRun:
         stage1, stage2 = self.output / "promptkd/base", self.output / "capt/base"
         if not ((stage2 / BACKBONE_WRONG).is_file() and (stage2 / "wrong_predictions.json").is_file()):
             return []
-        lines, result = confusion_report(stage1, stage2)
+        # the Confusion Bank's own table is printed by its tool; the lines returned here say enough
+        with contextlib.nullcontext() if self.verbose else contextlib.redirect_stdout(io.StringIO()):
+            lines, result = confusion_report(stage1, stage2)
+        captions = {"before": "Base-class errors of the frozen stage-1 backbone (before CAPT)",
+                    "after": "Base-class errors of CAPT (after)"}
+        self.figures = [(captions.get(Path(name).stem.split("_")[-1], name), stage2 / name)
+                        for name in result.get("heatmaps", [])]
+        self.figures.append(("Confusion Bank of the stage-1 run", stage1 / "confusion_bank.png"))
         rate = result.get("resolved_rate")
         for record in records:
             if record["method"].startswith("CAPT") and rate is not None:
@@ -302,9 +398,14 @@ def main(argv: list[str] | None = None) -> None:
                         help="TEST.PROTOCOL of every stage (default clean: nothing selected on test images)")
     parser.add_argument("--force", action="store_true", help="re-run stages that already have results")
     parser.add_argument("--only", nargs="+", default=(), metavar="STAGE", help="run only these stages")
+    parser.add_argument("--verbose", action="store_true",
+                        help="show every stage's whole output (config, system report, per-batch lines) live")
     args = parser.parse_args(argv)
-    DemoRun(args.root, Path(args.output), args.dataset, args.seed, args.force, tuple(args.only),
-            args.protocol).run()
+    try:
+        DemoRun(args.root, Path(args.output), args.dataset, args.seed, args.force, tuple(args.only),
+                args.protocol, args.verbose).run()
+    except StageFailed as e:
+        raise SystemExit(f"demo stopped: {e}") from None
 
 
 if __name__ == "__main__":

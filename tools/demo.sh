@@ -6,7 +6,7 @@
 #   bash tools/demo.sh                 # data under DATA/, outputs under output/toy_demo/<dataset>/
 #   DATA=/elsewhere bash tools/demo.sh --force
 #
-# Extra arguments go to `python -m tools.demo` (see its --help).
+# Extra arguments go to `python -m tools.demo` (see its --help; --verbose shows every stage's whole output).
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"  # started by sh (dash): re-run under bash
 set -euo pipefail
 
