@@ -14,6 +14,11 @@ PRECISIONS = {"fp32": torch.float32, "amp": torch.float32, "fp16": torch.float16
 NON_TENSOR_KEYS = ("input_resolution", "context_length", "vocab_size")
 
 
+def l2_normalize(x: torch.Tensor) -> torch.Tensor:
+    """``x / ||x||`` along the last axis: how CLIP compares features (no epsilon, as OpenAI's)."""
+    return x / x.norm(dim=-1, keepdim=True)
+
+
 class CLIP(nn.Module):
     """Image tower (``visual``: ViT or ModifiedResNet) and text tower, as in OpenAI's release.
 
@@ -93,9 +98,7 @@ class CLIP(nn.Module):
         """OpenAI's forward: (logits_per_image [B, C], logits_per_text [C, B])."""
         image = self.encode_image(images)
         text = self.encode_text(token_ids)
-        image = image / image.norm(dim=-1, keepdim=True)
-        text = text / text.norm(dim=-1, keepdim=True)
-        logits = self.logit_scale.exp() * image @ text.t()
+        logits = self.logit_scale.exp() * l2_normalize(image) @ l2_normalize(text).t()
         return logits, logits.t()
 
     def lock_image_tower(self) -> "CLIP":

@@ -389,10 +389,20 @@ def load_or_create_fewshot(
 # --------------------------------------------------------------------------------------------------------
 # Base / new classes
 # --------------------------------------------------------------------------------------------------------
+def num_base_classes(num_classes: int) -> int:
+    """How many of ``num_classes`` sorted classes are base classes: the first ``ceil(n / 2)``, as in CoOp.
+
+    The one rule for the base/new cut; datasets, trainers and tools that need the base count call it.
+    """
+    if num_classes < 0:
+        raise ValueError(f"a class count must be non-negative, got {num_classes}")
+    return math.ceil(num_classes / 2)
+
+
 def base_new_labels(labels: Iterable[int]) -> tuple[list[int], list[int]]:
-    """Sorted distinct labels cut into base (first ``ceil(n / 2)``) and new (the rest)."""
+    """Sorted distinct labels cut into base (the first :func:`num_base_classes`) and new (the rest)."""
     labels = sorted(set(labels))
-    m = math.ceil(len(labels) / 2)
+    m = num_base_classes(len(labels))
     return labels[:m], labels[m:]
 
 

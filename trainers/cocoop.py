@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from clip import l2_normalize
 from dassl.config import add_cfg_node, cfg_hook
 from dassl.engine import TRAINER_REGISTRY
 from dassl.utils import load_pretrained_weights
@@ -91,8 +92,7 @@ class CoCoOpNetwork(nn.Module):
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         """Logits [B, C]; one text pass per image while training (the published memory profile)."""
-        feats = self.clip.encode_image(image.to(self.clip.dtype))
-        feats = feats / feats.norm(dim=-1, keepdim=True)
+        feats = l2_normalize(self.clip.encode_image(image.to(self.clip.dtype)))
         prompts = self.prompt_learner.image_prompts(feats)
         group = 0 if (self.training or torch.is_grad_enabled()) else self.eval_text_sequences
         text = self.prompt_learner.encode(self.clip, prompts, max_sequences=group)

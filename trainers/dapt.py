@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from clip import l2_normalize
 from dassl.atomic_io import write_pickle_atomic
 from dassl.config import add_cfg_node, cfg_hook
 from dassl.config.engine_keys import cfg_get
@@ -42,7 +43,6 @@ from trainers.common.learnable_params import (
     LearnableParamsNetwork,
     LearnableParamsTrainer,
     class_prompt_tokens,
-    l2_normalize,
 )
 
 

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from clip import tokenize
+from clip import l2_normalize, tokenize
 from dassl.config import add_cfg_node, cfg_hook
 from dassl.engine import TRAINER_REGISTRY
 from datasets.templates import fill, get_templates
@@ -31,7 +31,6 @@ from trainers.common.learnable_params import (
     LearnableParamsTrainer,
     check_end_position,
     coop_text_features,
-    l2_normalize,
 )
 
 INIT_PHRASE = "a photo of a"

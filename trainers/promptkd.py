@@ -26,7 +26,6 @@ student has no text prompts), ``PROJECT_LAYER``, ``CE_WEIGHT``.
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,13 +33,14 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from clip import VisionPromptLearner
+from clip import VisionPromptLearner, l2_normalize
 from clip.checkpoint_keys import load_upstream_state_dict
 from dassl.config import add_cfg_node, cfg_hook
 from dassl.engine import TRAINER_REGISTRY
 from dassl.engine.loading import resolve_model_file
 from dassl.utils import load_checkpoint
 from dassl.utils.distributed import barrier, is_main_process
+from datasets.splits import num_base_classes
 from trainers.common.backbone import load_clip
 from trainers.common.base import ClipTrainer
 from trainers.common.losses import kd_loss
@@ -54,7 +54,7 @@ from trainers.common.teacher import (  # noqa: F401  (re-exported: the teacher's
     teacher_checkpoint_path,
     teacher_design,
 )
-from trainers.common.vl_prompt import check_input_size, l2_normalize
+from trainers.common.vl_prompt import check_input_size
 from trainers.ivlp import VL_PROMPT_DEFAULTS
 
 # Called as ``hook(trainer)`` at the end of ``PromptKD.after_train`` (after the final test).
@@ -152,10 +152,13 @@ def build_student(cfg, device, precision: str, teacher_dim: int) -> PromptKDStud
     return PromptKDStudent(clip_model, int(node.N_CTX_VISION), int(node.PROMPT_DEPTH_VISION), teacher_dim)
 
 
-def num_base_classes(dataset, num_classes: int) -> int:
-    """Size of the base half: the dataset's own split when it declares one, else ceil(C / 2)."""
+def base_class_count(cfg, dataset, num_classes: int) -> int:
+    """How many leading labels are base classes: all of them in ``cross`` runs; else the dataset's own base
+    half when it declares one, else :func:`datasets.splits.num_base_classes`."""
+    if cfg.TRAINER.MODAL == "cross":
+        return num_classes
     base = getattr(dataset, "base_classnames", None)
-    return len(base) if base else math.ceil(num_classes / 2)
+    return len(base) if base else num_base_classes(num_classes)
 
 
 # --------------------------------------------------------------------------------------------- trainer
@@ -181,7 +184,7 @@ class PromptKD(ClipTrainer):
         cfg = self.cfg
         dataset = self.dm.dataset
         self.classnames = list(dataset.classnames)
-        self.n_base = num_base_classes(dataset, len(self.classnames))
+        self.n_base = base_class_count(cfg, dataset, len(self.classnames))
         self.teacher = build_teacher(cfg, self.classnames, self.device, self.weight_precision)
         teacher_dim = self.teacher.text_features.shape[1]
         return build_student(cfg, self.device, self.weight_precision, teacher_dim)
@@ -316,7 +319,7 @@ def load_promptkd_run(
         )
     print(f'Loaded PromptKD student from "{path}" (epoch = {checkpoint.get("epoch")})')
     student.requires_grad_(False).eval()
-    num_base = len(names) if cfg.TRAINER.MODAL == "cross" else math.ceil(len(names) / 2)
+    num_base = base_class_count(cfg, None, len(names))
     return PromptKDRun(
         student=student,
         text_features=text,

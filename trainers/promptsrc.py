@@ -19,14 +19,14 @@ from __future__ import annotations
 
 import torch
 
-from clip import tokenize
+from clip import l2_normalize, tokenize
 from dassl.config import add_cfg_node, cfg_hook
 from dassl.engine import TRAINER_REGISTRY
 from datasets.templates import PROMPTSRC_TEMPLATES, fill
 from trainers.common.base import ClipTrainer
 from trainers.common.gpa import GaussianPromptAggregation
 from trainers.common.losses import promptsrc_losses
-from trainers.common.vl_prompt import VLPromptModel, l2_normalize
+from trainers.common.vl_prompt import VLPromptModel
 from trainers.ivlp import VL_PROMPT_DEFAULTS, build_vl_prompt_model, load_vl_backbone
 
 

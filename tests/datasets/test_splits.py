@@ -12,6 +12,7 @@ from datasets.splits import (
     base_new_labels,
     check_files_exist,
     fewshot_cache_path,
+    num_base_classes,
     read_and_split_data,
     read_split,
     rebase_items,
@@ -174,6 +175,12 @@ def test_fewshot_cache_path_format():
 def test_base_new_labels_ceil_half():
     assert base_new_labels([4, 0, 1, 2, 3, 1]) == ([0, 1, 2], [3, 4])
     assert base_new_labels(range(37)) == (list(range(19)), list(range(19, 37)))
+
+
+def test_num_base_classes_rounds_an_odd_count_up_and_rejects_a_negative_one():
+    assert [num_base_classes(n) for n in (0, 1, 2, 5, 10, 37, 100)] == [0, 1, 1, 3, 5, 19, 50]
+    with pytest.raises(ValueError, match="-1"):
+        num_base_classes(-1)
 
 
 def test_subsample_classes(tmp_path):

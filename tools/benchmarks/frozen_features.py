@@ -11,11 +11,11 @@ random teacher-size tiny CLIP and must give the same logits. Run from the reposi
 
 import torch
 
-from clip import build_model
+from clip import build_model, l2_normalize
 from clip.testing import make_random_state_dict
 from tools.benchmarks.timing import base_parser, best_times, random_batches
 from trainers.common.teacher import FrozenTeacher
-from trainers.common.vl_prompt import IVLPDesign, VLPromptModel, l2_normalize
+from trainers.common.vl_prompt import IVLPDesign, VLPromptModel
 
 
 @torch.no_grad()

@@ -15,6 +15,7 @@ import torch
 from clip import load
 from clip.checkpoint_keys import to_upstream_state_dict
 from clip.testing import save_state_dict
+from datasets.splits import num_base_classes
 from datasets.synthetic import make_caltech101
 from trainers.common.teacher import STUDENT_FOLDER, teacher_design
 
@@ -87,7 +88,8 @@ def build_world(root: Path, size: str, device) -> World:
     world.root.mkdir(parents=True, exist_ok=True)
     write_clip_weights(world.weights_dir, size, device)
     classnames = make_caltech101(world.data_root, per_class=IMAGES_PER_CLASS[size])
-    write_teacher(world.teacher_file, world.weights_dir, classnames[: (len(classnames) + 1) // 2], device)
+    base = classnames[: num_base_classes(len(classnames))]
+    write_teacher(world.teacher_file, world.weights_dir, base, device)
     link = world.root / "configs"
     if not link.exists():
         os.symlink(REPO / "configs", link)

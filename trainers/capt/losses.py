@@ -1,9 +1,9 @@
-"""CAPT's loss terms: L_ori (cross-entropy), L_confuse (symmetric InfoNCE over the confusion-expanded
-batch), the router's load-balancing term and the optional KD to the teacher.
+"""CAPT's own loss terms: L_confuse (symmetric InfoNCE over the confusion-expanded batch) and the router's
+load-balancing term.
 
-The KD term is PromptKD's own (:func:`trainers.common.losses.kd_loss`: temperature-scaled KL summed and
-divided by batch size times class count, times tau^2), so ``SPLE.LOSS_KD_WEIGHT`` is on the same scale as
-``TRAINER.PROMPTKD.KD_WEIGHT``; the trainer passes ``TRAINER.PROMPTKD.TEMPERATURE``.
+L_ori is plain cross-entropy, and the optional KD to the teacher is PromptKD's
+:func:`trainers.common.losses.kd_loss` (so ``SPLE.LOSS_KD_WEIGHT`` is on the scale of
+``TRAINER.PROMPTKD.KD_WEIGHT``; the trainer passes ``TRAINER.PROMPTKD.TEMPERATURE``).
 """
 
 from __future__ import annotations
@@ -11,9 +11,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from trainers.common.losses import kd_loss
-
-__all__ = ["confusion_infonce", "kd_loss", "load_balance", "symmetric_cross_entropy"]
+__all__ = ["confusion_infonce", "load_balance", "symmetric_cross_entropy"]
 
 
 def confusion_infonce(image_feats: torch.Tensor, text_feats: torch.Tensor, labels: torch.Tensor,

@@ -14,12 +14,8 @@ import math
 import torch
 from torch import nn
 
+from clip import l2_normalize
 from clip.layers import QuickGELU
-
-
-def l2norm(x: torch.Tensor) -> torch.Tensor:
-    """``x / ||x||`` along the last axis (the normalisation of the stage-1 student)."""
-    return x / x.norm(dim=-1, keepdim=True)
 
 
 class SemanticExpert(nn.Module):
@@ -101,7 +97,7 @@ class MGDE(nn.Module):
         """feature [B, D] (unnormalised student output), guidance [B, 2, K, D], reps [B, R, D] with a
         validity mask [B, R]. Returns (refined normalised feature [B, D], router probabilities [B, E])."""
         feature = feature.float()
-        query = l2norm(feature)
+        query = l2_normalize(feature)
         u = query
         if reps is not None and rep_mask is not None and bool(rep_mask.any()):
             mask = rep_mask.float().unsqueeze(-1)
@@ -112,4 +108,4 @@ class MGDE(nn.Module):
         probs, weights = self.route(query)
         mix = (weights.unsqueeze(-1) * torch.stack(outs, dim=1)).sum(dim=1)
         scale = feature.norm(dim=-1, keepdim=True)
-        return l2norm(feature + self.beta * scale * mix), probs
+        return l2_normalize(feature + self.beta * scale * mix), probs

@@ -18,7 +18,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .mgde import MGDE, l2norm
+from clip import l2_normalize
+
+from .mgde import MGDE
 from .sam import AdapterSet, dynamic_alpha
 from .sem import confusion_scores, gather_guidance, mine_pairs
 
@@ -111,12 +113,12 @@ class CaptNetwork(nn.Module):
         device, dtype = images.device, images.dtype
         if self.training or train_views or isinstance(alpha, torch.Tensor):
             reps = self.load_images(valid, train_views).to(device, dtype)
-            return l2norm(self.adapted_features(reps, alpha))
+            return l2_normalize(self.adapted_features(reps, alpha))
         cache = self.__dict__.setdefault("_rep_cache", {})
         todo = sorted({i for i in valid if i not in cache})
         if todo:
             reps = self.load_images(todo, train_views).to(device, dtype)
-            cache.update(zip(todo, l2norm(self.adapted_features(reps, alpha))))
+            cache.update(zip(todo, l2_normalize(self.adapted_features(reps, alpha))))
         return torch.stack([cache[i] for i in valid])
 
     def forward(self, images: torch.Tensor, which: str = "base", use_bank: bool = True,

@@ -36,11 +36,11 @@ import random
 import torch
 from torch import nn
 
+from clip import l2_normalize
 from dassl.utils import read_image
 from trainers.common.base import EvalCacheMixin
 
 from .losses import symmetric_cross_entropy
-from .mgde import l2norm
 
 
 def hard_negative_classes(ranking: list[list[int]], labels: list[int], topk: int, num_classes: int,
@@ -128,7 +128,7 @@ class ReleasedModel(EvalCacheMixin, nn.Module):
         ctx = (self.ctx - (1 - w) * self.p_teacher) / w
         ctx = ctx.to(lr.token_prefix.dtype).unsqueeze(0).expand(lr.n_cls, -1, -1)
         embeds = torch.cat([lr.token_prefix, ctx, lr.token_suffix], dim=1)
-        return l2norm(self.text_encoder(embeds, lr.eot_indices, prompts=self.text_prompts).float())
+        return l2_normalize(self.text_encoder(embeds, lr.eot_indices, prompts=self.text_prompts).float())
 
     def new_class_prompts(self) -> nn.Module:
         """Vision prompts of the new-class path: ``w_new * stage-2 + (1 - w_new) * stage-1``."""
@@ -139,12 +139,12 @@ class ReleasedModel(EvalCacheMixin, nn.Module):
     def stage1_features(self, images: torch.Tensor) -> torch.Tensor:
         """Normalised features of the frozen stage-1 student (its own prompts and projector)."""
         tokens = self.student.image_encoder(images, prompts=self.stage1_prompts)
-        return l2norm(self.stage1_projector(tokens).float())
+        return l2_normalize(self.stage1_projector(tokens).float())
 
     def new_class_features(self, images: torch.Tensor) -> torch.Tensor:
         """Normalised features with the mixed vision prompts and the stage-1 projector."""
         tokens = self.student.image_encoder(images, prompts=self.new_class_prompts())
-        return l2norm(self.stage1_projector(tokens).float())
+        return l2_normalize(self.stage1_projector(tokens).float())
 
 
 class ReleasedMode:

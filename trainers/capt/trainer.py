@@ -38,11 +38,12 @@ from dassl.evaluation import build_evaluator
 from dassl.optim import build_lr_scheduler, build_optimizer
 from dassl.utils import load_checkpoint, read_image
 from trainers.common.base import ClipTrainer, freeze_all_but, report_trainable
+from trainers.common.losses import kd_loss
 from trainers.common.provenance import checkpoint_identity
 
 from . import resources as res
 from .config import check_capt_cfg, parse_layers
-from .losses import confusion_infonce, kd_loss, load_balance
+from .losses import confusion_infonce, load_balance
 from .model import CaptNetwork, CaptSettings
 from .sam import BankRetriever, ImageLoader
 

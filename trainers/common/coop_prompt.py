@@ -30,7 +30,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from clip import tokenize
+from clip import l2_normalize, tokenize
 from trainers.common.class_offsets import ClassOffsetSlot, add_class_offsets
 
 POSITIONS = ("end", "middle", "front")
@@ -245,8 +245,7 @@ class CoOpPromptLearner(ClassOffsetSlot, nn.Module):
 
 def cosine_logits(image_features: torch.Tensor, text_features: torch.Tensor, logit_scale) -> torch.Tensor:
     """``exp(logit_scale) * norm(f) @ norm(t)^T``: text [C, D] (shared) or [B, C, D] (per image) -> [B, C]."""
-    image = image_features / image_features.norm(dim=-1, keepdim=True)
-    text = text_features / text_features.norm(dim=-1, keepdim=True)
+    image, text = l2_normalize(image_features), l2_normalize(text_features)
     scale = logit_scale.exp() if torch.is_tensor(logit_scale) else torch.tensor(float(logit_scale)).exp()
     if text.dim() == 2:
         return scale * image @ text.t()

@@ -16,7 +16,7 @@ from typing import Protocol
 import torch
 from torch import nn
 
-from clip import tokenize
+from clip import l2_normalize, tokenize
 from dassl.config import add_cfg_node, cfg_hook
 from trainers.common.base import ClipTrainer, EvalCacheMixin
 
@@ -27,10 +27,6 @@ def add_capt_repo_cfg(cfg) -> None:
     # weights stay fp32). NAMES_TO_UPDATE: parameters whose name (prefixed "learnable_params.") contains
     # one of these strings are trained.
     add_cfg_node(cfg, "TRAINER", {"PREC": "fp16", "NAMES_TO_UPDATE": ["learnable_params"]})
-
-
-def l2_normalize(x: torch.Tensor) -> torch.Tensor:
-    return x / x.norm(dim=-1, keepdim=True)
 
 
 @torch.no_grad()

@@ -12,11 +12,12 @@ import os
 import torch
 from torch import nn
 
+from clip import l2_normalize
 from clip.checkpoint_keys import load_upstream_state_dict
 from dassl.engine.loading import find_last_epoch
 from dassl.utils import load_checkpoint
 from trainers.common.backbone import load_clip
-from trainers.common.vl_prompt import IVLPDesign, VLPromptModel, check_input_size, l2_normalize
+from trainers.common.vl_prompt import IVLPDesign, VLPromptModel, check_input_size
 
 MODALS = ("base2novel", "cross")
 STUDENT_FOLDER = "VLPromptLearner"

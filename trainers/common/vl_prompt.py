@@ -20,12 +20,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from clip import TextDeepPrompts, TextEncoder, VisionPromptLearner, tokenize
+from clip import TextDeepPrompts, TextEncoder, VisionPromptLearner, l2_normalize, tokenize
 from trainers.common.base import EvalCacheMixin
-
-
-def l2_normalize(x: torch.Tensor) -> torch.Tensor:
-    return x / x.norm(dim=-1, keepdim=True)
 
 
 @dataclass(frozen=True)

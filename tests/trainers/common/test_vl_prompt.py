@@ -1,10 +1,10 @@
 import pytest
 import torch
 
-from clip import build_model, tokenize
+from clip import build_model, l2_normalize, tokenize
 from clip.checkpoint_keys import load_upstream_state_dict, to_upstream_state_dict
 from clip.testing import make_random_state_dict
-from trainers.common.vl_prompt import IVLPDesign, VLPromptModel, l2_normalize
+from trainers.common.vl_prompt import IVLPDesign, VLPromptModel
 
 CLASSES = ["cat", "sea_lion", "dog"]
 SIZES = dict(
