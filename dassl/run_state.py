@@ -22,6 +22,7 @@ import os
 import os.path as osp
 
 from dassl.atomic_io import write_json_atomic
+from dassl.run_dir import EXCEPTIONS_FILE, FINISHED_FILE, RUN_CONFIG_FILE
 
 try:
     import fcntl
@@ -49,9 +50,6 @@ __all__ = [
     "remove_stale_temp_files",
 ]
 
-FINISHED_FILE = "finished.json"
-RUN_CONFIG_FILE = "run_config.json"
-EXCEPTIONS_FILE = "exceptions.txt"
 # Keys that say where things are or how verbose the run is, not what it computes.
 UNHASHED_KEYS = frozenset({
     "OUTPUT_DIR", "RESUME", "ALLOW_UNSAFE_PICKLE", "DATASET.ROOT", "USE_CUDA", "VERBOSE",

@@ -56,7 +56,8 @@ if __package__ in (None, ""):  # run as a file: make the repository importable
     sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 from dassl.atomic_io import write_text_atomic  # noqa: E402
-from dassl.run_state import EXCEPTIONS_FILE, finished_state  # noqa: E402
+from dassl.run_dir import EXCEPTIONS_FILE, LOG_FILE, RESULTS_FILE  # noqa: E402
+from dassl.run_state import finished_state  # noqa: E402
 from tools import published  # noqa: E402
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -81,7 +82,7 @@ class Run:
     seed: int | None
     split: str  # base / new / all
     resolved: float | None = None
-    source: str = "results.json"
+    source: str = RESULTS_FILE
     train_s: float | None = None
     selected_on_test: bool = False
 
@@ -118,20 +119,20 @@ def find_run_dirs(root: str) -> list[str]:
     runs = []
     for folder, dirs, files in os.walk(root):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        if "results.json" in files or any(f == "log.txt" or f.startswith("log.txt-") for f in files):
+        if RESULTS_FILE in files or any(f == LOG_FILE or f.startswith(LOG_FILE + "-") for f in files):
             runs.append(folder)
     return runs
 
 
 def accuracy_from_results(folder: str) -> tuple[float | None, dict]:
-    path = osp.join(folder, "results.json")
+    path = osp.join(folder, RESULTS_FILE)
     if not osp.exists(path):
         return None, {}
     try:
         with open(path) as f:
             data = json.load(f)
     except (OSError, json.JSONDecodeError) as err:
-        raise ValueError(f"{path}: not a readable results.json ({err})") from err
+        raise ValueError(f"{path}: not a readable {RESULTS_FILE} ({err})") from err
     if data.get("split", "test") == "test" and "accuracy" in data:
         return float(data["accuracy"]), data
     for entry in reversed(data.get("history") or []):
@@ -144,7 +145,7 @@ def accuracy_from_results(folder: str) -> tuple[float | None, dict]:
 
 def _last_match_in_logs(folder: str, pattern: re.Pattern):
     """The last match of ``pattern`` in the newest log file that has one (``log.txt`` or rotated)."""
-    logs = [p for p in glob.glob(osp.join(folder, "log.txt*")) if osp.isfile(p)]
+    logs = [p for p in glob.glob(osp.join(folder, LOG_FILE + "*")) if osp.isfile(p)]
     for path in sorted(logs, key=osp.getmtime, reverse=True):
         with open(path, errors="replace") as f:
             matches = pattern.findall(f.read())
@@ -204,7 +205,7 @@ def unusable_reason(folder: str) -> str | None:
     counts only once ``finished.json`` says the run ended (see ``dassl.run_state``); a failed run never.
     Upstream folders with logs only keep the log contract.
     """
-    if osp.exists(osp.join(folder, "results.json")):
+    if osp.exists(osp.join(folder, RESULTS_FILE)):
         finished, why = finished_state(folder)
         return None if finished else why
     if osp.exists(osp.join(folder, EXCEPTIONS_FILE)):
@@ -228,7 +229,7 @@ def collect_runs(
         acc, meta = accuracy_from_results(folder)
         if meta.get("evaluated") is False:  # finished without an evaluation by design (DAPT prototypes)
             continue
-        source = "results.json"
+        source = RESULTS_FILE
         if acc is None:
             acc, source = accuracy_from_log(folder), "log"
         if acc is None:

@@ -37,7 +37,7 @@ from clip import VisionPromptLearner, l2_normalize
 from clip.checkpoint_keys import load_upstream_state_dict
 from dassl.config import add_cfg_node, cfg_hook
 from dassl.engine import TRAINER_REGISTRY
-from dassl.engine.loading import resolve_model_file
+from dassl.run_dir import choose_checkpoint
 from dassl.utils import load_checkpoint
 from dassl.utils.distributed import barrier, is_main_process
 from datasets.splits import num_base_classes
@@ -308,7 +308,7 @@ def load_promptkd_run(
     text = teacher.text_features.detach().clone()
     del teacher
     student = build_student(cfg, device, precision, text.shape[1])
-    path = resolve_model_file(os.path.join(run_dir, STUDENT_FOLDER), epoch)
+    path = choose_checkpoint(os.path.join(run_dir, STUDENT_FOLDER), epoch)
     checkpoint = load_checkpoint(path)
     report = load_upstream_state_dict(
         student, checkpoint, required_prefixes=("vision_prompts.", "VPT_image_trans."), source=path

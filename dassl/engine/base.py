@@ -3,6 +3,7 @@
 import os.path as osp
 from collections import OrderedDict
 
+from dassl.run_dir import POINTER_FILE, choose_checkpoint
 from dassl.utils import (
     get_rng_state,
     load_checkpoint,
@@ -14,6 +15,7 @@ from dassl.utils import (
 from dassl.utils.distributed import barrier, is_main_process
 
 from .finite import check_finite_loss, check_finite_state
+from .selection import cfg_is_clean
 from .writer import SummaryWriter
 
 __all__ = ["TrainerBase"]
@@ -101,7 +103,7 @@ class TrainerBase:
 
     def resume_model_if_exist(self, directory):
         names = self.get_model_names()
-        if not all(osp.exists(osp.join(directory, name, "checkpoint")) for name in names):
+        if not all(osp.exists(osp.join(directory, name, POINTER_FILE)) for name in names):
             print("No checkpoint found, train from scratch")
             return 0
         print(f"Found checkpoint at {directory} (will resume training)")
@@ -115,15 +117,14 @@ class TrainerBase:
         return checkpoint["epoch"]
 
     def load_model(self, directory, epoch=None):
-        """Strictly load ``model-best.pth.tar`` (or ``model.pth.tar-<epoch>``) of every model."""
+        """Strictly load, into every model, the file :func:`~dassl.run_dir.choose_checkpoint` picks for
+        ``epoch`` (None: the best file, or the last epoch file under ``TEST.PROTOCOL clean``)."""
         if not directory:
             print("Note that load_model() is skipped as no pretrained model is given")
             return
-        model_file = "model-best.pth.tar" if epoch is None else f"model.pth.tar-{epoch}"
+        clean = cfg_is_clean(getattr(self, "cfg", None))
         for name in self.get_model_names():
-            model_path = osp.join(directory, name, model_file)
-            if not osp.exists(model_path):
-                raise FileNotFoundError(f'Model not found at "{model_path}"')
+            model_path = choose_checkpoint(osp.join(directory, name), epoch, clean=clean)
             checkpoint = load_checkpoint(model_path)
             ckpt_epoch = checkpoint["epoch"]
             val_result = checkpoint.get("val_result")

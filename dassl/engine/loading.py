@@ -9,51 +9,20 @@ mixin (first in the bases) or call the function from ``load_model``::
     class CoOp(ClipLoadModelMixin, TrainerX): ...
 """
 
-import os
 import os.path as osp
-import re
 
+from dassl.run_dir import choose_checkpoint
 from dassl.utils import CLASS_DEPENDENT_KEYS, load_checkpoint
 
-from .selection import load_epoch
+from .selection import cfg_is_clean
 
-__all__ = ["ClipLoadModelMixin", "find_last_epoch", "load_model_dropping_class_buffers", "resolve_model_file"]
-
-_EPOCH_FILE = re.compile(r"^model\.pth\.tar-(\d+)$")
+__all__ = ["ClipLoadModelMixin", "load_model_dropping_class_buffers"]
 
 
-def find_last_epoch(model_dir):
-    """Largest ``N`` among files named ``model.pth.tar-<N>`` in ``model_dir`` (None if there is none)."""
-    if not osp.isdir(model_dir):
-        return None
-    epochs = [int(m.group(1)) for m in map(_EPOCH_FILE.match, os.listdir(model_dir)) if m]
-    return max(epochs) if epochs else None
-
-
-def resolve_model_file(model_dir, epoch=None):
-    """Path of the weights to load from ``model_dir``.
-
-    ``epoch`` None -> ``model-best.pth.tar``; a negative epoch -> the last
-    ``model.pth.tar-<N>``; otherwise ``model.pth.tar-<epoch>``.
-    """
-    if epoch is None:
-        fname = "model-best.pth.tar"
-    elif int(epoch) < 0:
-        last = find_last_epoch(model_dir)
-        if last is None:
-            raise FileNotFoundError(f'No "model.pth.tar-<N>" file found in "{model_dir}"')
-        fname = f"model.pth.tar-{last}"
-    else:
-        fname = f"model.pth.tar-{int(epoch)}"
-    fpath = osp.join(model_dir, fname)
-    if not osp.exists(fpath):
-        raise FileNotFoundError(f'Model not found at "{fpath}"')
-    return fpath
-
-
-def load_model_dropping_class_buffers(trainer, directory, epoch=None, names=None):
+def load_model_dropping_class_buffers(trainer, directory, epoch=None, names=None, clean=False):
     """Load ``directory/<name>/<file>`` into each registered model, without class-dependent buffers.
 
+    The file is :func:`~dassl.run_dir.choose_checkpoint` of ``epoch`` (``clean``: the clean protocol).
     Keys containing ``token_prefix``/``token_suffix`` are deleted before a
     non-strict load; any other missing or unexpected key is reported.
     An empty ``directory`` skips loading (zero-shot evaluation).
@@ -62,7 +31,7 @@ def load_model_dropping_class_buffers(trainer, directory, epoch=None, names=None
         print("Note that load_model() is skipped as no pretrained model is given")
         return
     for name in trainer.get_model_names(names):
-        fpath = resolve_model_file(osp.join(directory, name), epoch)
+        fpath = choose_checkpoint(osp.join(directory, name), epoch, clean=clean)
         checkpoint = load_checkpoint(fpath)
         state_dict = dict(checkpoint["state_dict"])
         dropped = [k for k in state_dict if any(tag in k for tag in CLASS_DEPENDENT_KEYS)]
@@ -85,4 +54,4 @@ class ClipLoadModelMixin:
     """Gives a trainer the CLIP ``load_model``: see :func:`load_model_dropping_class_buffers`."""
 
     def load_model(self, directory, epoch=None):
-        load_model_dropping_class_buffers(self, directory, load_epoch(self.cfg, epoch))
+        load_model_dropping_class_buffers(self, directory, epoch, clean=cfg_is_clean(self.cfg))

@@ -5,15 +5,13 @@ best accuracy on split ``val`` and an evaluation without ``--load-epoch`` loads 
 published recipes (the PromptKD family) wire split ``val`` to test images, so their numbers are selected on
 test data. ``clean`` never selects on test images, for every trainer of a chain alike: training deploys its
 last epoch (``FINAL_MODEL`` is read as ``last_step``, no per-epoch evaluation) and loading without an epoch
-takes the last epoch file.
+takes the last epoch file (``clean=True`` of :func:`dassl.run_dir.choose_checkpoint`).
 """
 
-import os.path as osp
-
 from dassl.config.engine_keys import cfg_get
+from dassl.run_dir import BEST_FILE, is_best_file  # noqa: F401  (re-exported: where selection code looks)
 
 PROTOCOLS = ("published", "clean")
-BEST_FILE = "model-best.pth.tar"
 
 
 def protocol(cfg) -> str:
@@ -32,10 +30,6 @@ def final_model(cfg) -> str:
     return "last_step" if is_clean(cfg) else cfg.TEST.FINAL_MODEL
 
 
-def load_epoch(cfg, epoch):
-    """The epoch to load when none (``None`` = the best file) may mean the last one (clean protocol)."""
-    return -1 if epoch is None and is_clean(cfg) else epoch
-
-
-def is_best_file(path) -> bool:
-    return bool(path) and osp.basename(str(path)) == BEST_FILE
+def cfg_is_clean(cfg) -> bool:
+    """:func:`is_clean` for objects that may carry no config (a bare Dassl ``TrainerBase``)."""
+    return cfg is not None and is_clean(cfg)

@@ -18,6 +18,7 @@ from dassl.config.engine_keys import cfg_get
 from dassl.data import DataManager
 from dassl.evaluation import build_evaluator
 from dassl.optim import build_lr_scheduler, build_optimizer
+from dassl.run_dir import BEST_FILE, is_best_file
 from dassl.utils import (
     AverageMeter,
     MetricMeter,
@@ -35,7 +36,7 @@ from .distributed_eval import ShardedEvaluation, shard_loader
 from .finite import check_finite_outputs
 from .loading import ClipLoadModelMixin, load_model_dropping_class_buffers
 from .reporting import run_metadata, split_classes, write_eval_outputs
-from .selection import final_model, is_best_file
+from .selection import final_model
 from .simple_net import SimpleNet
 from .writer import SummaryWriter
 
@@ -179,7 +180,7 @@ class SimpleTrainer(TrainerBase):
             if curr_result > self.best_result:
                 self.best_result = curr_result
                 self.save_model(
-                    self.epoch, self.output_dir, val_result=curr_result, model_name="model-best.pth.tar"
+                    self.epoch, self.output_dir, val_result=curr_result, model_name=BEST_FILE
                 )
         # Every epoch is saved so that a killed run resumes where it stopped; files that
         # CHECKPOINT_FREQ does not ask for are pruned, keeping the previous one as a fallback.

@@ -5,6 +5,8 @@ import os.path as osp
 import sys
 import time
 
+from dassl.run_dir import LOG_FILE
+
 from .tools import mkdir_if_missing
 
 __all__ = ["Logger", "setup_logger"]
@@ -72,7 +74,7 @@ def setup_logger(output=None):
     if output.endswith(".txt") or output.endswith(".log"):
         fpath = output
     else:
-        fpath = osp.join(output, "log.txt")
+        fpath = osp.join(output, LOG_FILE)
     if osp.exists(fpath):
         fpath += time.strftime("-%Y-%m-%d-%H-%M-%S")
     logger = Logger(fpath)

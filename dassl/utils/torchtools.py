@@ -8,7 +8,6 @@ run killed while saving never leaves a truncated checkpoint behind.
 
 import os
 import os.path as osp
-import re
 import warnings
 from collections import OrderedDict
 
@@ -16,6 +15,7 @@ import torch
 import torch.nn as nn
 
 from dassl.atomic_io import atomic_path, copy_file_atomic
+from dassl.run_dir import BEST_FILE, POINTER_FILE, epoch_file, epoch_files_newest_first, epoch_of
 from dassl.run_state import note_loaded
 
 from .safe_load import UnsafeFileError, torch_load_checked
@@ -41,7 +41,6 @@ __all__ = [
 # Buffers whose shape depends on the number of classes (CoOp-style prompt
 # learners store the frozen token embeddings around the context per class).
 CLASS_DEPENDENT_KEYS = ("token_prefix", "token_suffix")
-_EPOCH_FILE = re.compile(r"^model\.pth\.tar-(\d+)$")
 
 
 def save_torch_atomic(obj, fpath):
@@ -62,15 +61,15 @@ def save_checkpoint(state, save_dir, is_best=False, remove_module_from_keys=True
             (k[len("module.") :] if k.startswith("module.") else k, v) for k, v in state["state_dict"].items()
         )
     if not model_name:
-        model_name = f"model.pth.tar-{state['epoch']}"
+        model_name = epoch_file(state["epoch"])
     fpath = osp.join(save_dir, model_name)
     save_torch_atomic(state, fpath)
     print(f"Checkpoint saved to {fpath}")
 
-    write_text_atomic(osp.basename(fpath) + "\n", osp.join(save_dir, "checkpoint"))
+    write_text_atomic(osp.basename(fpath) + "\n", osp.join(save_dir, POINTER_FILE))
 
     if is_best:
-        best_fpath = osp.join(save_dir, "model-best.pth.tar")
+        best_fpath = osp.join(save_dir, BEST_FILE)
         copy_file_atomic(fpath, best_fpath)
         print(f'Best checkpoint saved to "{best_fpath}"')
 
@@ -103,7 +102,7 @@ def load_checkpoint(fpath):
 
 def checkpoint_path_from_pointer(fdir):
     """Return the path named by the first line of ``fdir/checkpoint``."""
-    pointer = osp.join(fdir, "checkpoint")
+    pointer = osp.join(fdir, POINTER_FILE)
     with open(pointer) as f:
         name = f.readline().strip()
     if not name:
@@ -140,20 +139,11 @@ def load_state_dict_skipping_class_buffers(model, state_dict, strict=True):
     return skipped
 
 
-def _epoch_files_newest_first(fdir):
-    found = []
-    for name in os.listdir(fdir):
-        match = _EPOCH_FILE.match(name)
-        if match:
-            found.append((int(match.group(1)), name))
-    return [osp.join(fdir, name) for _, name in sorted(found, reverse=True)]
-
-
 def _load_newest_readable(fdir):
     """The checkpoint named in ``fdir/checkpoint``, or, when that file is unreadable (truncated by a
     full disk or a copy), the newest readable ``model.pth.tar-<N>`` with a warning. Returns (path, dict)."""
     latest = checkpoint_path_from_pointer(fdir)
-    candidates = [latest] + [p for p in _epoch_files_newest_first(fdir) if p != latest]
+    candidates = [latest] + [p for p in epoch_files_newest_first(fdir) if p != latest]
     for fpath in candidates:
         try:
             return fpath, load_checkpoint(fpath)
@@ -194,8 +184,8 @@ def prune_rolling_checkpoints(fdir, epoch, kept_every, keep_previous=True):
     unreadable.
     """
     previous_kept = not keep_previous
-    for fpath in _epoch_files_newest_first(fdir):
-        n = int(_EPOCH_FILE.match(osp.basename(fpath)).group(1))
+    for fpath in epoch_files_newest_first(fdir):
+        n = epoch_of(fpath)
         if n >= epoch or (kept_every > 0 and n % kept_every == 0):
             continue
         if not previous_kept:

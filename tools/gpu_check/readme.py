@@ -8,6 +8,8 @@ import os
 import time
 from dataclasses import dataclass
 
+from dassl.run_dir import RESULTS_FILE
+
 from .commands import README_COMMANDS, STAGE1_DIR, STAGE2_DIR
 from .steps import quiet
 from .world import World
@@ -49,7 +51,7 @@ def run_command(name: str, world: World, extra: list[str]) -> CommandResult:
     try:
         with quiet(log), working_directory(world.root):
             train.main([*README_COMMANDS[name], *extra])
-        results = json.loads((out_dir / "results.json").read_text())
+        results = json.loads((out_dir / RESULTS_FILE).read_text())
         result.note = f"{results['split']} accuracy {results['accuracy']:.1f}% (random weights)"
     except Exception as err:  # noqa: BLE001 - reported in the table, with its log
         result.status, result.note = "FAIL", f"{type(err).__name__}: {err}".splitlines()[0][:160]

@@ -15,6 +15,7 @@ import torch
 from clip import load
 from clip.checkpoint_keys import to_upstream_state_dict
 from clip.testing import save_state_dict
+from dassl.run_dir import BEST_FILE
 from datasets.splits import num_base_classes
 from datasets.synthetic import make_caltech101
 from trainers.common.teacher import STUDENT_FOLDER, teacher_design
@@ -45,7 +46,7 @@ class World:
 
     @property
     def teacher_file(self) -> Path:
-        return self.root / "teacher_model" / DATASET_NAME / STUDENT_FOLDER / "model-best.pth.tar"
+        return self.root / "teacher_model" / DATASET_NAME / STUDENT_FOLDER / BEST_FILE
 
     @property
     def runs_dir(self) -> Path:

@@ -103,11 +103,11 @@ def bank_path(cfg, run_dir: str) -> str:
 
 def deployed_checkpoint(trainer) -> str:
     """The file holding the weights a finished PromptKD run deployed (what its final test evaluated)."""
-    from dassl.engine.loading import resolve_model_file
+    from dassl.run_dir import choose_checkpoint
 
     if trainer.weights_file:  # best_val: after_train loaded model-best.pth.tar
         return trainer.weights_file
-    return resolve_model_file(os.path.join(trainer.output_dir, trainer.model_name), trainer.weights_epoch)
+    return choose_checkpoint(os.path.join(trainer.output_dir, trainer.model_name), trainer.weights_epoch)
 
 
 def stage1_hook(trainer) -> None:

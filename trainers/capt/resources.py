@@ -12,6 +12,7 @@ import os
 
 import torch
 
+from dassl.run_dir import BEST_FILE, choose_checkpoint, epoch_of
 from dassl.utils import write_json_atomic
 from trainers.common.provenance import describe, same_weights
 
@@ -25,7 +26,6 @@ STAGE2_META = "capt_stage2.json"
 BACKBONE_WRONG_FILE = "backbone_wrong_predictions.json"
 
 
-BEST_FILE = "model-best.pth.tar"
 POLICIES = ("released", "epoch")
 
 
@@ -44,33 +44,23 @@ def stage1_epoch(stage1_dir: str, epoch: int, policy: str = "released", clean: b
     A missing epoch file falls back (with a note) to the last epoch file: toy or shortened stage-1 schedules
     end before the published 20 epochs.
     """
-    from dassl.engine.loading import find_last_epoch
-
     if policy not in POLICIES:
         raise ValueError(f"CAPT.STAGE1_CHECKPOINT must be one of {list(POLICIES)}, got {policy!r}")
     folder = os.path.join(stage1_dir, STUDENT_FOLDER)
     epoch = int(epoch)
-    has_best = os.path.isfile(os.path.join(folder, BEST_FILE))
     if policy == "epoch" and epoch == 0:
         if clean:
             raise ValueError(f"SPLE.BACK_CKPT_EPOCH 0 asks for {folder}/{BEST_FILE}, which TEST.PROTOCOL "
                              f"clean never uses (it was selected on test images); give an epoch")
-        if not has_best:
-            raise FileNotFoundError(f"{folder}/{BEST_FILE} not found (SPLE.BACK_CKPT_EPOCH 0)")
+        choose_checkpoint(folder, None)  # FileNotFoundError naming the best file when it is absent
         return None
-    if policy == "released" and has_best and not clean:
+    if policy == "released" and not clean and os.path.isfile(os.path.join(folder, BEST_FILE)):
         return None
-    wanted = f"model.pth.tar-{epoch}" if epoch > 0 else None
-    if wanted and os.path.isfile(os.path.join(folder, wanted)):
-        return epoch
-    last = find_last_epoch(folder)
-    if last is not None:
-        if wanted:
-            print(f"Note: {folder}/{wanted} not found (SPLE.BACK_CKPT_EPOCH {epoch}); "
-                  f"using model.pth.tar-{last}")
-        return last
-    raise FileNotFoundError(f"no stage-1 student checkpoint in {folder} (SPLE.BACK_CKPT_PATH, "
-                            f"SPLE.BACK_CKPT_EPOCH {epoch}, CAPT.STAGE1_CHECKPOINT {policy})")
+    try:
+        return epoch_of(choose_checkpoint(folder, epoch if epoch > 0 else -1, fallback_to_last=True))
+    except FileNotFoundError:
+        raise FileNotFoundError(f"no stage-1 student checkpoint in {folder} (SPLE.BACK_CKPT_PATH, "
+                                f"SPLE.BACK_CKPT_EPOCH {epoch}, CAPT.STAGE1_CHECKPOINT {policy})") from None
 
 
 def resolve_stage1(cfg, stage1_dir: str) -> int | None:

@@ -31,11 +31,11 @@ from torch import nn
 
 from dassl.data.transforms import build_transform
 from dassl.engine import TRAINER_REGISTRY
-from dassl.engine.loading import find_last_epoch, resolve_model_file
 from dassl.engine.reporting import write_wrong_predictions
-from dassl.engine.selection import is_best_file, load_epoch
+from dassl.engine.selection import is_clean
 from dassl.evaluation import build_evaluator
 from dassl.optim import build_lr_scheduler, build_optimizer
+from dassl.run_dir import RESULTS_FILE, choose_checkpoint, is_best_file
 from dassl.utils import load_checkpoint, read_image
 from trainers.common.base import ClipTrainer, freeze_all_but, report_trainable
 from trainers.common.losses import kd_loss
@@ -182,11 +182,9 @@ class CAPT(ClipTrainer):
             self.build_from_stage1(res.read_stage2_meta(directory)["stage1_dir"])
         folder = os.path.join(directory or "", self.model_name)
         if directory and os.path.isdir(folder):
-            epoch = load_epoch(self.cfg, epoch)
-            if epoch is None and not os.path.isfile(os.path.join(folder, "model-best.pth.tar")):
-                epoch = find_last_epoch(folder)  # runs without best-val selection end with their last epoch
-                print(f"Note: no model-best.pth.tar in {folder}; loading model.pth.tar-{epoch}")
-            self.load_stage2(resolve_model_file(folder, epoch))
+            # runs without best-val selection have no best file and end with their last epoch
+            self.load_stage2(choose_checkpoint(folder, epoch, clean=is_clean(self.cfg),
+                                               fallback_to_last=epoch is None))
         elif directory:
             print(f"Note: no CAPT weights in {directory}; evaluating the zero-initialised stage 2 "
                   f"(= stage 1)")
@@ -219,7 +217,7 @@ class CAPT(ClipTrainer):
         run_dir = self.output_dir
         if os.path.isdir(os.path.join(run_dir, self.model_name)):
             self.load_model(run_dir)
-        if os.path.isfile(os.path.join(run_dir, "results.json")):
+        if os.path.isfile(os.path.join(run_dir, RESULTS_FILE)):
             # keep the base-class results of the stage-2 run; the new-class results go next to them
             self.output_dir = os.path.join(run_dir, "new_classes")
             os.makedirs(self.output_dir, exist_ok=True)

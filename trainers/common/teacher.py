@@ -14,7 +14,7 @@ from torch import nn
 
 from clip import l2_normalize
 from clip.checkpoint_keys import load_upstream_state_dict
-from dassl.engine.loading import find_last_epoch
+from dassl.run_dir import BEST_FILE, EPOCH_FILE_PATTERN, choose_checkpoint, epoch_file
 from dassl.utils import load_checkpoint
 from trainers.common.backbone import load_clip
 from trainers.common.vl_prompt import IVLPDesign, VLPromptModel, check_input_size
@@ -22,6 +22,8 @@ from trainers.common.vl_prompt import IVLPDesign, VLPromptModel, check_input_siz
 MODALS = ("base2novel", "cross")
 STUDENT_FOLDER = "VLPromptLearner"
 TEACHER_SCRIPT = "scripts/promptkd/train_teacher.sh"
+# The released cross-dataset teacher is the last epoch of a 20-epoch ImageNet run.
+CROSS_TEACHER_EPOCH = 20
 # Folder names of PromptKD's released teachers that differ from our DATASET.NAME, accepted under TEACHER_ROOT
 # when the DATASET.NAME folder holds no checkpoint.
 RELEASE_FOLDER_ALIASES = {
@@ -42,20 +44,14 @@ def teacher_design(node) -> IVLPDesign:
     )
 
 
-def _last_epoch_file(folder: str) -> str | None:
-    last = find_last_epoch(folder)
-    return None if last is None else os.path.join(folder, f"model.pth.tar-{last}")
-
-
-def _file_in_folder(expected: str) -> str | None:
-    """``expected`` if it exists, else the highest ``model.pth.tar-<N>`` of its folder (a PromptSRC run ends
-    with its last epoch file and writes no best file; a note says so), else None."""
-    if os.path.isfile(expected):
-        return expected
-    fallback = _last_epoch_file(os.path.dirname(expected))
-    if fallback is not None:
-        print(f"Note: teacher file {expected} not found; using the last-epoch file {fallback}")
-    return fallback
+def _file_in_folder(folder: str, epoch: int | None) -> str | None:
+    """The teacher file of ``folder`` (``epoch`` None: the best file, N: epoch N), else its highest
+    ``model.pth.tar-<N>`` (a PromptSRC run ends with its last epoch file and writes no best file; a note
+    says so), else None."""
+    try:
+        return choose_checkpoint(folder, epoch, fallback_to_last=True)
+    except FileNotFoundError:
+        return None
 
 
 def teacher_checkpoint_path(root: str, dataset_name: str, modal: str) -> str:
@@ -71,18 +67,17 @@ def teacher_checkpoint_path(root: str, dataset_name: str, modal: str) -> str:
     if modal not in MODALS:
         raise ValueError(f"TRAINER.MODAL must be one of {list(MODALS)}, got {modal!r}")
     if modal == "base2novel":
-        folder = os.path.join(root, dataset_name, STUDENT_FOLDER)
-        expected = os.path.join(folder, "model-best.pth.tar")
+        folder, epoch = os.path.join(root, dataset_name, STUDENT_FOLDER), None
         aliases = RELEASE_FOLDER_ALIASES.get(dataset_name, ())
     else:
-        folder = os.path.join(root, "ImageNet-xd", "VLPromptLearner_large")
-        expected = os.path.join(folder, "model.pth.tar-20")
+        folder, epoch = os.path.join(root, "ImageNet-xd", "VLPromptLearner_large"), CROSS_TEACHER_EPOCH
         aliases = ()
-    found = _file_in_folder(expected)
+    expected = os.path.join(folder, BEST_FILE if epoch is None else epoch_file(epoch))
+    found = _file_in_folder(folder, epoch)
     for alias in aliases:
         if found is not None:
             break
-        found = _file_in_folder(os.path.join(root, alias, STUDENT_FOLDER, os.path.basename(expected)))
+        found = _file_in_folder(os.path.join(root, alias, STUDENT_FOLDER), epoch)
         if found is not None:
             print(f"Note: no teacher checkpoint under {os.path.join(root, dataset_name)}; using {found} "
                   f"(alias {alias!r}: PromptKD's release spells the {dataset_name} folder that way)")
@@ -95,7 +90,7 @@ def teacher_checkpoint_path(root: str, dataset_name: str, modal: str) -> str:
         f"Download the published teacher, or train one with our PromptSRC trainer on the base classes "
         f"(ViT-L/14 config configs/trainers/PromptSRC/vit_l14_c2_ep20_batch8_4+4ctx.yaml, 16 shots, "
         f"DATASET.SUBSAMPLE_CLASSES base): `bash {TEACHER_SCRIPT} <dataset> <seed>` trains it and places "
-        f"the result at {os.path.join(root, '<DATASET.NAME>', STUDENT_FOLDER, 'model-best.pth.tar')}."
+        f"the result at {os.path.join(root, '<DATASET.NAME>', STUDENT_FOLDER, BEST_FILE)}."
     )
 
 
@@ -107,13 +102,11 @@ def resolve_teacher_checkpoint(node, dataset_name: str, modal: str) -> str:
         return teacher_checkpoint_path(node.TEACHER_ROOT, dataset_name, modal)
     if os.path.isfile(given):
         return given
-    folder = os.path.join(given, STUDENT_FOLDER)
-    best = os.path.join(folder, "model-best.pth.tar")
-    found = best if os.path.isfile(best) else _last_epoch_file(folder)
+    found = _file_in_folder(os.path.join(given, STUDENT_FOLDER), None)
     if found is None:
         raise FileNotFoundError(
             f"TRAINER.PROMPTKD.TEACHER_CKPT={given!r}: expected a checkpoint file or a PromptSRC run folder "
-            f"holding {STUDENT_FOLDER}/model-best.pth.tar or {STUDENT_FOLDER}/model.pth.tar-<N>"
+            f"holding {STUDENT_FOLDER}/{BEST_FILE} or {STUDENT_FOLDER}/{EPOCH_FILE_PATTERN}"
         )
     return found
 

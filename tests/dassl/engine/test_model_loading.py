@@ -5,27 +5,11 @@ import torch
 from tiny_run import make_image_tree, tiny_cfg
 
 from dassl.engine import build_trainer
-from dassl.engine.loading import find_last_epoch, resolve_model_file
 
 
 @pytest.fixture(scope="module")
 def root(tmp_path_factory):
     return make_image_tree(str(tmp_path_factory.mktemp("load")))
-
-
-def test_resolve_model_file_rules(tmp_path):
-    d = tmp_path / "m"
-    d.mkdir()
-    names = ("model.pth.tar-2", "model.pth.tar-10", "model-best.pth.tar", "checkpoint", "model.pth.tar-x")
-    for name in names:
-        (d / name).write_text("")
-    assert find_last_epoch(str(d)) == 10
-    assert resolve_model_file(str(d), -1).endswith("model.pth.tar-10")
-    assert resolve_model_file(str(d), None).endswith("model-best.pth.tar")
-    assert resolve_model_file(str(d), 2).endswith("model.pth.tar-2")
-    with pytest.raises(FileNotFoundError, match="model.pth.tar-3"):
-        resolve_model_file(str(d), 3)
-    assert find_last_epoch(str(tmp_path / "none")) is None
 
 
 def _trained(root, out, trainer):
@@ -71,3 +55,13 @@ def test_dassl_loader_prints_none_val_result_and_is_strict(root, tmp_path, capsy
     dst.model.token_prefix = torch.zeros(5, 1)
     with pytest.raises(RuntimeError):
         dst.load_model(str(tmp_path / "src"), epoch=1)
+
+
+def test_dassl_loader_follows_the_clean_protocol(root, tmp_path, capsys):
+    """Without an epoch, TEST.PROTOCOL clean loads the last epoch file, never the val-selected best file."""
+    _trained(root, tmp_path / "src", "TinyLinear")
+    dst = build_trainer(tiny_cfg(root, tmp_path / "dst", "TEST.PROTOCOL", "clean"))
+    capsys.readouterr()
+    dst.load_model(str(tmp_path / "src"))
+    assert "model.pth.tar-2 to tiny_model (epoch=2" in capsys.readouterr().out
+    assert dst.weights_epoch == 2
