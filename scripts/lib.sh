@@ -1,9 +1,11 @@
 # Functions shared by the scripts under scripts/<method>/ (sourced; it defines functions and PYTHON_CMD only).
 #
-# A script sets DATA, SEED, DATASET, TRAINER and CFG, picks its output folder DIR, then calls
+# A script starts with `script_args USAGE OP N "$@"` (DATA, DATASET, SEED), sets TRAINER, CFG and SHOTS, then
+# calls
 #   skip_if_done CHECK DIR [MESSAGE]   exit 0 (after MESSAGE) when `CHECK DIR` finds a finished run there;
 #   train_py DIR [ARG ...]             train.py for DATASET / SEED / TRAINER / CFG, writing to DIR;
-#   eval_py DIR MODEL_DIR EPOCH [ARG ...]   the same, evaluating the model saved in MODEL_DIR at EPOCH.
+#   eval_py DIR MODEL_DIR EPOCH [ARG ...]   the same, evaluating the model saved in MODEL_DIR at EPOCH;
+#   test_b2n CHECK ROOT EPOCH          the base-to-new evaluation of the model `b2n_dir train_base ROOT` holds.
 # train_unless_elapsed DIR [ARG ...] is the skip-or-train step of the PromptSRC-style training scripts.
 
 # The interpreter that runs train.py (coop/common.sh sets it from PYTHON for the CoOp / CoCoOp scripts).
@@ -15,6 +17,37 @@ check_argc() {
         echo "usage: $0 $4" >&2
         exit 2
     fi
+}
+
+# script_args USAGE OP N ARG...: the start of every scripts/<method>/*.sh: stop on errors, unset variables and
+# failed pipes; unless [ ARGC OP N ], print the usage and exit 2; set DATA (default DATA), DATASET=$1, SEED=$2.
+script_args() {
+    set -euo pipefail
+    local usage=$1 op=$2 n=$3
+    shift 3
+    check_argc $# "${op}" "${n}" "${usage}"
+    DATA=${DATA:-DATA}
+    DATASET=$1
+    SEED=${2:-}
+    CFG_FILE=""  # set by a script whose config is not configs/trainers/<TRAINER>/<CFG>.yaml
+}
+
+# b2n_dir SPLIT ROOT: the folder of a base-to-new run (SPLIT train_base, test_new or test_base) under ROOT,
+# in the CoOp-family layout ROOT/base2new/SPLIT/DATASET/shots_SHOTS/TRAINER/CFG/seedSEED.
+b2n_dir() {
+    echo "$2/base2new/$1/${DATASET}/shots_${SHOTS}/${TRAINER}/${CFG}/seed${SEED}"
+}
+
+# test_b2n CHECK ROOT EPOCH: evaluate the model of `b2n_dir train_base ROOT` at EPOCH on the SUB classes (env,
+# default new) into `b2n_dir test_SUB ROOT`; skipped (exit 0) when `CHECK DIR` finds that run finished.
+test_b2n() {
+    local check=$1 root=$2 epoch=$3 sub=${SUB:-new}
+    local model_dir dir
+    model_dir=$(b2n_dir train_base "${root}")
+    dir=$(b2n_dir "test_${sub}" "${root}")
+    skip_if_done "${check}" "${dir}"
+    echo "Evaluating ${model_dir} (epoch ${epoch}) on the ${sub} classes; output in ${dir}"
+    eval_py "${dir}" "${model_dir}" "${epoch}" DATASET.NUM_SHOTS "${SHOTS}" DATASET.SUBSAMPLE_CLASSES "${sub}"
 }
 
 # Checks for a finished run in a folder, for skip_if_done / finished.
@@ -51,7 +84,8 @@ skip_if_done() {
 }
 
 # train_py DIR [ARG ...]: run train.py on DATA / SEED / DATASET with trainer TRAINER and its config CFG
-# (configs/trainers/<TRAINER>/<CFG>.yaml), writing to DIR; the ARGs follow --output-dir.
+# (configs/trainers/<TRAINER>/<CFG>.yaml, or the file CFG_FILE when set), writing to DIR; the ARGs follow
+# --output-dir.
 train_py() {
     local dir=$1
     shift
@@ -60,7 +94,7 @@ train_py() {
         --seed "${SEED}" \
         --trainer "${TRAINER}" \
         --dataset-config-file "configs/datasets/${DATASET}.yaml" \
-        --config-file "configs/trainers/${TRAINER}/${CFG}.yaml" \
+        --config-file "${CFG_FILE:-configs/trainers/${TRAINER}/${CFG}.yaml}" \
         --output-dir "${dir}" \
         "$@"
 }

@@ -1,11 +1,7 @@
 # Shared settings of the CAPT scripts (sourced). Usage of each script: <script> DATASET SEED
 # DATASET is the name of a configs/datasets/*.yaml file (e.g. caltech101); DATA (env) is the data root.
-set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
-check_argc $# -ge 2 "DATASET SEED   (DATASET: a configs/datasets/<name>.yaml; DATA=<data root> in the env)"
-DATASET=$1
-SEED=$2
-DATA=${DATA:-DATA}
+script_args "DATASET SEED   (DATASET: a configs/datasets/<name>.yaml; DATA=<data root> in the env)" -ge 2 "$@"
 DATASET_CFG=configs/datasets/${DATASET}.yaml
 if [ ! -f "${DATASET_CFG}" ]; then
     echo "unknown dataset ${DATASET}: ${DATASET_CFG} does not exist" >&2
@@ -18,3 +14,6 @@ STAGE2_CFG=vit_b16_c2_ep20_batch4_4+4ctx
 STAGE1_DIR=output/PromptKD/base2new/train_base/${DATASET}/1_PromptKD_baseline/${STAGE1_CFG}/seed${SEED}
 STAGE2_DIR=output/PromptKD/base2new/train_base/${DATASET}/3_SPLE_converse/${STAGE2_CFG}_con20/seed${SEED}
 NEW_DIR=output/PromptKD/base2new/test_new/${DATASET}/3_SPLE_converse/${STAGE2_CFG}_con20/seed${SEED}
+# The options every CAPT stage passes after its own.
+PROMPTKD_OPTS=(TRAINER.MODAL base2novel TRAINER.PROMPTKD.TEMPERATURE 1.0 TRAINER.PROMPTKD.KD_WEIGHT "${KD_WEIGHT}")
+STAGE1_OPTS=(SPLE.BACK_CKPT_PATH "${STAGE1_DIR}" SPLE.BACK_CKPT_EPOCH 20)

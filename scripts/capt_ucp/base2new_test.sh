@@ -6,20 +6,11 @@
 # vit_b16_ep10_ctx_batch4 otherwise).
 # Output: ${OUTPUT}/test_new/<trainer>/<dataset>/shots16/<cfg>/seed<seed>; a finished run is skipped.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"  # started by sh (dash): re-run under bash
-set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
-
-DATA=${DATA:-DATA}
-OUTPUT=${OUTPUT:-output}
-DATASET=$1
-SEED=$2
-TRAINER=${3:-${TRAINER:-UCPCoOp}}
-DEFAULT_CFG=$(capt_repo_cfg "${TRAINER}")
-CFG=${CFG:-${DEFAULT_CFG}}
-SHOTS=16
-COMMON_DIR=${TRAINER}/${DATASET}/shots${SHOTS}/${CFG}/seed${SEED}
-MODEL_DIR=${OUTPUT}/train_base/${COMMON_DIR}
-DIR=${OUTPUT}/test_new/${COMMON_DIR}
-
-skip_if_done has_accuracy_log "${DIR}"
-eval_py "${DIR}" "${MODEL_DIR}" -1 DATASET.NUM_SHOTS ${SHOTS} DATASET.SUBSAMPLE_CLASSES new ${EXTRA_OPTS:-}
+script_args "<dataset> <seed> [trainer]" -ge 2 "$@"
+TRAINER=${3:-${TRAINER:-UCPCoOp}} SHOTS=16 OUTPUT=${OUTPUT:-output}
+CFG=${CFG:-$(capt_repo_cfg "${TRAINER}")}
+RUN=${TRAINER}/${DATASET}/shots${SHOTS}/${CFG}/seed${SEED}
+skip_if_done has_accuracy_log "${OUTPUT}/test_new/${RUN}"
+eval_py "${OUTPUT}/test_new/${RUN}" "${OUTPUT}/train_base/${RUN}" -1 \
+    DATASET.NUM_SHOTS ${SHOTS} DATASET.SUBSAMPLE_CLASSES new ${EXTRA_OPTS:-}

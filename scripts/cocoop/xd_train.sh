@@ -4,20 +4,15 @@
 #   CFG / TRAINER (env) as in base2new_train.sh.
 # Output: ${OUTPUT}/<DATASET>/<TRAINER>/<CFG>_16shots/seed<SEED>; a finished run is skipped.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"  # started by sh (dash): re-run under bash
-DATA=${DATA:-DATA}
-if [ -d "${DATA}" ]; then DATA=$(cd "${DATA}" && pwd); fi  # the script runs from the repository root
-cd "$(dirname "$0")/../.."
-source scripts/coop/common.sh
+source "$(dirname "$0")/../coop/common.sh"
+script_args "[DATASET] SEED" -ge 1 "$@"
 case $# in
     1) DATASET=imagenet; SEED=$1 ;;
     2) DATASET=$1; SEED=$2 ;;
     *) echo "usage: $0 [DATASET] SEED" >&2; exit 2 ;;
 esac
 TRAINER=${TRAINER:-CoCoOp}
-CFG=${CFG:-$(default_cfg "${TRAINER}" "${DATASET}")}
-SHOTS=16
-check_files "${DATASET}" "${TRAINER}" "${CFG}"
+coop_cfg
 DIR=${OUTPUT}/${DATASET}/${TRAINER}/${CFG}_${SHOTS}shots/seed${SEED}
-
 skip_if_done run_finished "${DIR}"
 train_py "${DIR}" DATASET.NUM_SHOTS ${SHOTS}

@@ -1,9 +1,12 @@
-# Shared helpers of the CoOp / CoCoOp scripts (sourced; the caller has cd'ed to the repository root).
+# Shared start and helpers of the CoOp / CoCoOp scripts (sourced, as `source "$(dirname "$0")/../coop/common.sh"`):
+# makes DATA absolute and changes to the repository root, where the scripts run.
 # Environment: DATA (dataset root, default DATA), OUTPUT (output root, default output), PYTHON (default python).
-# The run / skip functions (train_py, eval_py, skip_if_done, ...) come from scripts/lib.sh.
+# The run / skip functions (script_args, train_py, eval_py, skip_if_done, ...) come from scripts/lib.sh.
 set -euo pipefail
-source scripts/lib.sh
 DATA=${DATA:-DATA}
+if [ -d "${DATA}" ]; then DATA=$(cd "${DATA}" && pwd); fi
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+source scripts/lib.sh
 OUTPUT=${OUTPUT:-output}
 PYTHON=${PYTHON:-python}
 PYTHON_CMD=${PYTHON}
@@ -33,6 +36,14 @@ max_epoch() {
     done
     echo "no OPTIM.MAX_EPOCH in $1 or its _BASE_ files" >&2
     return 1
+}
+
+# coop_cfg [CFG_ARG] [CFG_DATASET]: SHOTS=16 and CFG = CFG_ARG, else CFG (env), else default_cfg of TRAINER for
+# CFG_DATASET (default DATASET); then check_files.
+coop_cfg() {
+    SHOTS=16
+    CFG=${1:-${CFG:-$(default_cfg "${TRAINER}" "${2:-${DATASET}}")}}
+    check_files "${DATASET}" "${TRAINER}" "${CFG}"
 }
 
 # check_files DATASET TRAINER CFG: the dataset and trainer YAMLs exist.

@@ -5,13 +5,9 @@
 #   CFG: configs/trainers/CoOp/<CFG>.yaml; CTP: end | middle | front; CSC: False | True.
 # Output: ${OUTPUT}/<DATASET>/CoOp/<CFG>_<SHOTS>shots/nctx<NCTX>_csc<CSC>_ctp<CTP>/seed<SEED>; finished runs are skipped.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"  # started by sh (dash): re-run under bash
-DATA=${DATA:-DATA}
-if [ -d "${DATA}" ]; then DATA=$(cd "${DATA}" && pwd); fi  # the script runs from the repository root
-cd "$(dirname "$0")/../.."
-source scripts/coop/common.sh
-check_argc $# -eq 6 "DATASET CFG CTP NCTX SHOTS CSC"
+source "$(dirname "$0")/common.sh"
+script_args "DATASET CFG CTP NCTX SHOTS CSC" -eq 6 "$@"
 TRAINER=CoOp
-DATASET=$1
 CFG=$2
 CTP=$3
 NCTX=$4

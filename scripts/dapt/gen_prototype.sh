@@ -6,18 +6,8 @@
 # Environment: DATA (default DATA), OUTPUT (output root, default output), EXTRA_OPTS (more KEY VALUE
 # overrides), CFG (default vit_b16_ep10_batch4).
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"  # started by sh (dash): re-run under bash
-set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
-
-DATA=${DATA:-DATA}
-OUTPUT=${OUTPUT:-output}
-DATASET=$1
-SEED=$2
-TRAINER=DAPT
-CFG=${CFG:-vit_b16_ep10_batch4}
-SHOTS=16
-
-train_py "${OUTPUT}/prototype/DAPT/${DATASET}/shots${SHOTS}/${CFG}/seed${SEED}" \
-    DATASET.NUM_SHOTS ${SHOTS} \
-    TRAINER.DAPT.PROTOTYPE_GEN True \
-    ${EXTRA_OPTS:-}
+script_args "<dataset> <seed>" -ge 2 "$@"
+TRAINER=DAPT CFG=${CFG:-vit_b16_ep10_batch4} SHOTS=16
+train_py "${OUTPUT:-output}/prototype/DAPT/${DATASET}/shots${SHOTS}/${CFG}/seed${SEED}" \
+    DATASET.NUM_SHOTS ${SHOTS} TRAINER.DAPT.PROTOTYPE_GEN True ${EXTRA_OPTS:-}

@@ -3,16 +3,7 @@
 # Usage: DATA=/path/to/datasets bash scripts/ivlp/base2new_train.sh <dataset> <seed>
 # A run whose log already ends with its elapsed time is skipped; an interrupted one resumes.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"  # started by sh (dash): re-run under bash
-set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
-
-DATA=${DATA:-DATA}
-TRAINER=IVLP
-DATASET=$1
-SEED=$2
-
-CFG=vit_b16_c2_ep20_batch8_4+4ctx
-SHOTS=16
-DIR=output/base2new/train_base/${DATASET}/shots_${SHOTS}/${TRAINER}/${CFG}/seed${SEED}
-
-train_unless_elapsed "${DIR}" DATASET.NUM_SHOTS ${SHOTS} DATASET.SUBSAMPLE_CLASSES base
+script_args "<dataset> <seed>" -ge 2 "$@"
+TRAINER=IVLP CFG=vit_b16_c2_ep20_batch8_4+4ctx SHOTS=16
+train_unless_elapsed "$(b2n_dir train_base output)" DATASET.NUM_SHOTS ${SHOTS} DATASET.SUBSAMPLE_CLASSES base

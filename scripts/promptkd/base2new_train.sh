@@ -6,21 +6,10 @@
 # (set KD_WEIGHT=200 in the environment for those).
 # Usage: DATA=/path/to/datasets bash scripts/promptkd/base2new_train.sh <dataset> <seed>
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"  # started by sh (dash): re-run under bash
-set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
-
-DATA=${DATA:-DATA}
-TRAINER=PromptKD
-DATASET=$1
-SEED=$2
-KD_WEIGHT=${KD_WEIGHT:-1000.0}
-
-CFG=vit_b16_c2_ep20_batch8_4+4ctx
-SHOTS=0
-DIR=output/base2new/train_base/${DATASET}/shots_${SHOTS}/${TRAINER}/${CFG}/seed_${SEED}
-
-train_unless_elapsed "${DIR}" \
-    DATASET.NUM_SHOTS ${SHOTS} \
-    TRAINER.MODAL base2novel \
-    TRAINER.PROMPTKD.TEMPERATURE 1.0 \
-    TRAINER.PROMPTKD.KD_WEIGHT "${KD_WEIGHT}"
+script_args "<dataset> <seed>" -ge 2 "$@"
+TRAINER=PromptKD CFG=vit_b16_c2_ep20_batch8_4+4ctx SHOTS=0
+# seed_<N>: the folder name of the upstream script
+train_unless_elapsed "output/base2new/train_base/${DATASET}/shots_${SHOTS}/${TRAINER}/${CFG}/seed_${SEED}" \
+    DATASET.NUM_SHOTS ${SHOTS} TRAINER.MODAL base2novel \
+    TRAINER.PROMPTKD.TEMPERATURE 1.0 TRAINER.PROMPTKD.KD_WEIGHT "${KD_WEIGHT:-1000.0}"

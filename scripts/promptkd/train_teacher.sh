@@ -6,17 +6,10 @@
 # Environment: CFG (PromptSRC config name, default vit_l14_c2_ep20_batch8_4+4ctx), TEACHER_ROOT.
 # Extra KEY VALUE pairs are passed to train.py (e.g. MODEL.CLIP_WEIGHTS_DIR /path/to/weights).
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"  # started by sh (dash): re-run under bash
-set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
-
-DATA=${DATA:-DATA}
-TRAINER=PromptSRC
-DATASET=$1
-SEED=$2
+script_args "<dataset> <seed> [KEY VALUE ...]" -ge 2 "$@"
 shift 2
-CFG=${CFG:-vit_l14_c2_ep20_batch8_4+4ctx}
-TEACHER_ROOT=${TEACHER_ROOT:-teacher_model}
-SHOTS=16
+TRAINER=PromptSRC CFG=${CFG:-vit_l14_c2_ep20_batch8_4+4ctx} SHOTS=16 TEACHER_ROOT=${TEACHER_ROOT:-teacher_model}
 DIR=output/teacher/${DATASET}/shots_${SHOTS}/${TRAINER}/${CFG}/seed${SEED}
 
 NAME=$(sed -n 's/^ *NAME: *"\{0,1\}\([^"]*\)"\{0,1\} *$/\1/p' "configs/datasets/${DATASET}.yaml" | head -n 1)
