@@ -41,6 +41,7 @@ if __package__ in (None, ""):  # run as a file: make the repository importable
     sys.path.insert(0, str(REPO))
 
 from dassl.atomic_io import write_json_atomic  # noqa: E402
+from dassl.run_dir import RESULTS_FILE  # noqa: E402  (no torch import)
 from dassl.run_state import EXCEPTIONS_FILE, finished_state  # noqa: E402  (no torch import)
 from tools.demo_console import (  # noqa: E402
     CONSOLE_FILE,
@@ -58,7 +59,6 @@ TOY_DATASETS = ("fashion_mnist", "fashion_mnist_edges", "fashion_mnist_inverted"
 DEFAULT_DATASET = "fashion_mnist_edges"
 PROTOCOLS = ("clean", "published")  # TEST.PROTOCOL of every stage (dassl/engine/selection.py)
 DEFAULT_PROTOCOL = "clean"
-RESULTS_FILE = "results.json"
 
 
 @dataclass(frozen=True)
