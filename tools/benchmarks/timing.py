@@ -56,3 +56,27 @@ def base_parser(description: str) -> argparse.ArgumentParser:
 def random_batches(args, resolution: int, device: torch.device) -> torch.Tensor:
     """``[batches, batch_size, 3, resolution, resolution]`` random images from the current generator."""
     return torch.randn(args.batches, args.batch_size, 3, resolution, resolution, device=device)
+
+
+def interleaved_times(fns: dict, warmup: int, steps: int, device: torch.device) -> dict[str, list[float]]:
+    """Wall times in seconds of ``steps`` calls of each callable in ``fns``, after ``warmup`` untimed rounds.
+
+    The callables alternate within every round, in reverse order every other round, so that machine-load
+    drift and whatever one call leaves in the caches affect them alike; the i-th times of all callables
+    come from the same round (see :func:`paired_ratios`)."""
+    times = {name: [] for name in fns}
+    order = list(fns.items())
+    for round_ in range(warmup + steps):
+        for name, fn in (order if round_ % 2 == 0 else order[::-1]):
+            synchronize(device)
+            start = time.perf_counter()
+            fn()
+            synchronize(device)
+            if round_ >= warmup:
+                times[name].append(time.perf_counter() - start)
+    return times
+
+
+def paired_ratios(numerator: list[float], denominator: list[float]) -> list[float]:
+    """Per-round ratios of two series from :func:`interleaved_times` (load drift cancels within a round)."""
+    return [a / b for a, b in zip(numerator, denominator)]
