@@ -4,6 +4,7 @@ Output matches OpenAI's ``clip.tokenize``: start token, BPE ids, end token, zero
 length. The end token has the largest id, which is how ``encode_text`` finds it (``argmax``).
 """
 
+import os
 from functools import lru_cache
 
 import torch
@@ -12,12 +13,37 @@ SOT_TOKEN = 49406
 EOT_TOKEN = 49407
 
 
+def _simple_tokenizer_class():
+    """open_clip's ``SimpleTokenizer``, read from its module file alone.
+
+    ``import open_clip.tokenizer`` runs the package's ``__init__``, which imports open_clip's whole model
+    zoo (timm, ...): about a second at every start of a run that only needs the BPE. The tokenizer module
+    imports nothing of its package, so it is loaded by itself; where that is not possible (open_clip not
+    installed as plain files) the normal import is used.
+    """
+    import importlib.util
+    import sys
+
+    name = "_clip_bpe_open_clip_tokenizer"
+    if name not in sys.modules:
+        spec = importlib.util.find_spec("open_clip")
+        folder = (spec.submodule_search_locations or [None])[0] if spec is not None else None
+        path = os.path.join(folder, "tokenizer.py") if folder else None
+        if path is None or not os.path.isfile(path):
+            from open_clip.tokenizer import SimpleTokenizer
+
+            return SimpleTokenizer
+        module_spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(module_spec)
+        module_spec.loader.exec_module(module)
+        sys.modules[name] = module
+    return sys.modules[name].SimpleTokenizer
+
+
 @lru_cache(maxsize=1)
 def _bpe():
     """The shared tokenizer, built on first use (reading the merges file takes a moment)."""
-    from open_clip.tokenizer import SimpleTokenizer
-
-    tokenizer = SimpleTokenizer()
+    tokenizer = _simple_tokenizer_class()()
     if (tokenizer.sot_token_id, tokenizer.eot_token_id) != (SOT_TOKEN, EOT_TOKEN):
         raise RuntimeError(f"unexpected CLIP vocabulary: start/end ids {tokenizer.sot_token_id}/"
                            f"{tokenizer.eot_token_id}, expected {SOT_TOKEN}/{EOT_TOKEN}")

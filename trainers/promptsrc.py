@@ -22,7 +22,8 @@ import torch
 from clip import l2_normalize, tokenize
 from dassl.config import add_cfg_node, cfg_hook
 from dassl.engine import TRAINER_REGISTRY
-from datasets.templates import PROMPTSRC_TEMPLATES, fill
+from datasets import templates as dataset_templates
+from datasets.templates import fill
 from trainers.common.base import ClipTrainer
 from trainers.common.gpa import GaussianPromptAggregation
 from trainers.common.losses import promptsrc_losses
@@ -49,9 +50,11 @@ def add_promptsrc_cfg(cfg) -> None:
 
 @torch.no_grad()
 def template_ensemble_features(
-    clip_model, classnames: list[str], templates=PROMPTSRC_TEMPLATES, chunk: int = 1000
+    clip_model, classnames: list[str], templates=None, chunk: int = 1000
 ) -> torch.Tensor:
-    """Mean over templates of the unprompted CLIP text features (each not normalised), [C, D] in fp32."""
+    """Mean over templates (default PromptSRC's 60) of the unprompted CLIP text features (each not
+    normalised), [C, D] in fp32."""
+    templates = dataset_templates.PROMPTSRC_TEMPLATES if templates is None else templates
     texts = [fill(t, name) for t in templates for name in classnames]
     device = clip_model.logit_scale.device
     tokens = tokenize(texts, clip_model.context_length)
@@ -75,7 +78,7 @@ class PromptSRC(ClipTrainer):
     def build_network(self):
         node = self.cfg.TRAINER.PROMPTSRC
         clip_model = load_vl_backbone(self)
-        print(f"Encoding the frozen text targets ({len(PROMPTSRC_TEMPLATES)} templates)")
+        print(f"Encoding the frozen text targets ({len(dataset_templates.PROMPTSRC_TEMPLATES)} templates)")
         # PromptSRC encodes its targets with an fp32 CLIP, whatever the training precision.
         text_clip = clip_model if self.weight_precision == "fp32" else load_vl_backbone(self, "fp32")
         fixed = template_ensemble_features(text_clip, self.dm.dataset.classnames)

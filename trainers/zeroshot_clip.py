@@ -21,7 +21,8 @@ import torch
 import torch.nn.functional as F
 
 from dassl.engine import TRAINER_REGISTRY, TrainerX
-from datasets.templates import SIMPLE_IMAGENET_TEMPLATES, fill, get_templates
+from datasets import templates as dataset_templates
+from datasets.templates import fill, get_templates
 from trainers.common.backbone import load_clip
 from trainers.common.text import encode_class_texts
 
@@ -70,7 +71,7 @@ class ZeroshotCLIP2(ZeroshotCLIP):
     """Prompt ensemble: CoOp's 7 ImageNet templates, plus the dataset's own template unless ImageNet."""
 
     def prompt_templates(self) -> list[str]:
-        templates = list(SIMPLE_IMAGENET_TEMPLATES)
+        templates = list(dataset_templates.SIMPLE_IMAGENET_TEMPLATES)  # read from open_clip when needed
         if self.cfg.DATASET.NAME != "ImageNet":
             templates.append(get_templates(self.cfg.DATASET.NAME).zero_shot)
         return templates

@@ -90,11 +90,42 @@ def read_image(path):
         return img.convert("RGB")
 
 
-def collect_env_info():
-    """Torch's environment report plus the Pillow version."""
-    from torch.utils.collect_env import get_pretty_env_info
+def _version(distribution: str) -> str:
+    from importlib import metadata
 
-    return get_pretty_env_info() + f"\n        Pillow ({PIL.__version__})"
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def collect_env_info():
+    """The system report printed at start-up: Python, OS, CPU, PyTorch and its CUDA/cuDNN, the GPUs, and the
+    versions of the libraries a run computes with.
+
+    Everything is read in this process (``torch.utils.collect_env`` starts package managers, compilers and
+    ``nvidia-smi`` as subprocesses, which costs seconds at every start)."""
+    import platform
+
+    system = os.uname() if hasattr(os, "uname") else None  # platform.platform() may run ``uname -p``
+    cuda = torch.cuda.is_available()
+    gpus = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())] if cuda else []
+    cudnn = torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None
+    rows = [
+        ("PyTorch version", torch.__version__),
+        ("CUDA used to build PyTorch", torch.version.cuda or "None"),
+        ("cuDNN version", cudnn or "None"),
+        ("Is CUDA available", cuda),
+        ("GPU models", "; ".join(f"GPU {i}: {name}" for i, name in enumerate(gpus)) or "None"),
+        ("OS", f"{system.sysname} {system.release}" if system else sys.platform),
+        ("Python version", f"{platform.python_version()} ({platform.python_implementation()})"),
+        ("CPU", f"{system.machine if system else 'unknown'}, {os.cpu_count()} logical cores, "
+                f"{torch.get_num_threads()} torch threads"),
+        ("CPU capability", torch.backends.cpu.get_cpu_capability()),
+        ("Versions", f"numpy {np.__version__}, torchvision {_version('torchvision')}, "
+                     f"Pillow {PIL.__version__}"),
+    ]
+    return "\n".join(f"{name}: {value}" for name, value in rows)
 
 
 def listdir_nohidden(path, sort=False):

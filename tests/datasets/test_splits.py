@@ -267,3 +267,24 @@ def test_atomic_writes_use_the_normal_file_mode(tmp_path):
         os.umask(old)
     assert (tmp_path / "x.json").stat().st_mode & 0o777 == 0o644
     assert json.loads((tmp_path / "x.json").read_text()) == {"a": 1}
+
+
+def test_find_missing_in_a_listed_folder_matches_a_check_per_file(tmp_path):
+    """Folders holding many of the checked paths are listed once; the answer is the per-file one: files
+    and links to files exist, a folder or a dangling link under a listed name does not."""
+    from datasets.splits import _LIST_FOLDER_FROM, find_missing
+
+    folder = tmp_path / "images"
+    folder.mkdir()
+    present = [folder / f"{i}.png" for i in range(_LIST_FOLDER_FROM + 4)]
+    for p in present:
+        p.write_bytes(b"x")
+    (folder / "link.png").symlink_to(present[0])
+    (folder / "dangling.png").symlink_to(folder / "gone.png")
+    (folder / "subfolder.png").mkdir()
+    absent = [folder / "gone.png", folder / "dangling.png", folder / "subfolder.png",
+              tmp_path / "other" / "a.png"]
+    paths = [str(p) for p in [*present, folder / "link.png", *absent]]
+    missing, checked = find_missing(paths)
+    assert missing == [str(p) for p in absent] and checked == len(paths)
+    assert missing == [p for p in paths if not os.path.isfile(p)]

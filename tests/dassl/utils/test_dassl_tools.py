@@ -72,3 +72,19 @@ def test_rng_state_round_trip_through_weights_only(tmp_path):
     set_rng_state(torch.load(tmp_path / "rng.pt", weights_only=True))
     got = (random.random(), float(np.random.rand()), torch.rand(3))
     assert got[0] == expected[0] and got[1] == expected[1] and torch.equal(got[2], expected[2])
+
+
+def test_system_report_is_read_in_process(monkeypatch):
+    """The start-up report must not start subprocesses (package managers, nvidia-smi): seconds per run."""
+    import subprocess
+
+    import torch
+
+    from dassl.utils import collect_env_info
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"subprocess started: {args}")
+
+    monkeypatch.setattr(subprocess, "Popen", refuse)
+    report = collect_env_info()
+    assert f"PyTorch version: {torch.__version__}" in report and "Is CUDA available" in report
