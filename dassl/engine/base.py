@@ -209,8 +209,11 @@ class TrainerBase:
                 self._optims[name].zero_grad()
 
     def model_backward(self, loss):
-        self.detect_anomaly(loss)
+        """Backward, then the finite-loss check: checking first would make the host wait for the forward
+        pass on the GPU before it can queue the backward kernels. A non-finite loss still raises before
+        any optimizer step."""
         loss.backward()
+        self.detect_anomaly(loss)
 
     def model_update(self, names=None):
         for name in self.get_model_names(names):

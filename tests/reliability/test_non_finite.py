@@ -52,3 +52,20 @@ def test_nan_loss_names_epoch_batch_and_key(tmp_path, data_root, monkeypatch):
     monkeypatch.setattr(tiny_run.TinyLinear, "forward_backward", forward_backward)
     with pytest.raises(FloatingPointError, match=r"epoch 1/1, batch 1/\d+.*OPTIM.LR \(now 0.05\)"):
         train.main(tiny_run.tiny_argv(data_root, tmp_path / "run", epochs=1))
+
+
+def test_nan_loss_stops_before_any_optimizer_step(tmp_path, data_root, monkeypatch):
+    """The finite-loss check runs after backward (no host wait before it) but still before the update."""
+    seen = {}
+
+    def forward_backward(self, batch):
+        image, label = self.parse_batch_test(batch)
+        seen["before"] = [p.detach().clone() for p in self.model.parameters()]
+        seen["params"] = list(self.model.parameters())
+        loss = torch.nn.functional.cross_entropy(self.model(image), label) * float("nan")
+        return tiny_run.dassl_step(self, loss)
+
+    monkeypatch.setattr(tiny_run.TinyLinear, "forward_backward", forward_backward)
+    with pytest.raises(FloatingPointError, match="Loss is infinite or NaN"):
+        train.main(tiny_run.tiny_argv(data_root, tmp_path / "run", epochs=1))
+    assert all(torch.equal(p, q) for p, q in zip(seen["params"], seen["before"]))

@@ -216,15 +216,17 @@ class ClipTrainer(ClipLoadModelMixin, TrainerX):
             self.model_backward_and_update(loss)
             return
         self.model_zero_grad()
-        self.detect_anomaly(loss)
         self.scaler.scale(loss).backward()
+        self.detect_anomaly(loss)  # after queuing the backward pass (see ``model_backward``)
         for name in self.get_model_names():
             self.scaler.step(self._optims[name])
         self.scaler.update()
 
     @staticmethod
-    def accuracy(logits, label) -> float:
-        return compute_accuracy(logits, label)[0].item()
+    def accuracy(logits, label) -> torch.Tensor:
+        """Top-1 accuracy (percent) as a 0-d tensor: ``loss_summary`` reads it after the optimizer step, so
+        the step never waits for the device in the middle."""
+        return compute_accuracy(logits.detach(), label)[0][0]
 
     # ------------------------------------------------------------ inference
     def model_inference(self, image):
