@@ -37,6 +37,50 @@ def test_retrieval_falls_back_to_class_members_but_never_the_query():
     assert out.tolist() == [[[-1]]]
 
 
+def per_pair_retrieval(r: BankRetriever, query, pseudo, pairs, n_rep, exclude):
+    """The retrieval rule written pair by pair: cells (j -> p) and (p -> j), else class j, never the query."""
+    query = torch.nn.functional.normalize(query.float(), dim=-1)
+    out = torch.full((*pairs.shape, n_rep), -1, dtype=torch.long)
+    for b in range(pairs.shape[0]):
+        skip = -1 if exclude[b] is None else exclude[b]
+        for k in range(pairs.shape[1]):
+            p, j = int(pseudo[b]), int(pairs[b, k])
+            cand = r.candidates(p, j)
+            cand = cand[cand != skip]
+            if cand.numel() == 0 and 0 <= j < r.num_classes:
+                cand = torch.nonzero(r.labels == j).flatten()
+                cand = cand[cand != skip]
+            if cand.numel():
+                top = (r.features[cand] @ query[b]).topk(min(n_rep, cand.numel())).indices
+                out[b, k, : top.numel()] = cand[top]
+    return out
+
+
+def test_batched_retrieval_equals_the_per_pair_rule_on_a_random_bank():
+    gen = torch.Generator().manual_seed(0)
+    n, classes, dim = 400, 6, 768  # full-size feature width: a matrix product would round differently
+    labels = torch.randint(0, classes, (n,), generator=gen)
+    cells = {}
+    for i in range(n):
+        if torch.rand(1, generator=gen) < 0.5:
+            c = int(torch.randint(0, classes, (1,), generator=gen))
+            cells.setdefault(int(labels[i]), {}).setdefault(c, []).append(i)
+    features = torch.randn(n, dim, generator=gen)
+    features[1::7] = features[0::7][: len(features[1::7])]  # exact ties: duplicated bank images
+    bank = {"features": features, "labels": labels, "cells": cells,
+            "classnames": [str(c) for c in range(classes)], "paths": [f"p{i}" for i in range(n)]}
+    r = BankRetriever(bank)
+    query = torch.randn(16, dim, generator=gen)
+    pseudo = torch.randint(0, classes, (16,), generator=gen)
+    pairs = torch.randint(-1, classes + 1, (16, 3), generator=gen)  # includes classes outside the bank
+    exclude = [None if i % 3 == 0 else int(torch.randint(0, n, (1,), generator=gen)) for i in range(16)]
+    for n_rep in (1, 2, 5):
+        expected = per_pair_retrieval(r, query, pseudo, pairs, n_rep, exclude)
+        assert torch.equal(r.retrieve(query, pseudo, pairs, n_rep, exclude), expected), n_rep
+    assert torch.equal(r.retrieve(query, pseudo, pairs, 2), per_pair_retrieval(r, query, pseudo, pairs, 2,
+                                                                              [None] * 16))
+
+
 def test_adapter_starts_at_zero_and_skips_cls_and_prompts():
     layout = TokenLayout(num_prefix=1, grid=(3, 3), num_prompts=2)
     adapter = DiffMannerAdapter(width=4, kernel_size=3, mlp_width=16)
