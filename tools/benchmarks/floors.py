@@ -15,8 +15,8 @@ CoCoOp     image tower (no grad); text tower over the B x C      image tower; te
            image-conditioned prompts, forward + backward         (no grad)
 PromptSRC  prompted image tower and prompted text tower,         prompted image tower
            forward + backward; unprompted image tower (no grad)
-PromptKD   teacher image tower (no grad); prompted student       prompted student image tower
-           image tower, forward + backward
+PromptKD   teacher image tower (no grad); the student (prompted  the student (prompted image tower + feature
+           image tower + feature projector), forward + backward  projector)
 UCPCoOp    as CoOp                                               as CoOp
 CAPT       frozen stage-1 pass (no grad); adapted pass over the  stage-1 pass and adapted pass (no grad)
            batch and over its retrieved representatives,
@@ -119,10 +119,6 @@ def promptsrc_eval(trainer, image: torch.Tensor) -> Callable[[], None]:
     return lambda: trainer.model.encode_image(image)
 
 
-def _student_pass(student, image: torch.Tensor) -> torch.Tensor:
-    return student.image_encoder(image, prompts=student.vision_prompts)
-
-
 def promptkd_step(trainer, image: torch.Tensor) -> Callable[[], None]:
     student, teacher = trainer.model, trainer.teacher.model
 
@@ -130,7 +126,7 @@ def promptkd_step(trainer, image: torch.Tensor) -> Callable[[], None]:
         with trainer.autocast():
             with torch.no_grad():
                 teacher.encode_image(image)
-            out = _student_pass(student, image)
+            out = student(image)
         _backward(out)
         _clear_grads(student)
 
@@ -138,7 +134,7 @@ def promptkd_step(trainer, image: torch.Tensor) -> Callable[[], None]:
 
 
 def promptkd_eval(trainer, image: torch.Tensor) -> Callable[[], None]:
-    return lambda: _student_pass(trainer.model, image)
+    return lambda: trainer.model(image)
 
 
 # ----------------------------------------------------------------------------------------------- CAPT
