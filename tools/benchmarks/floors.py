@@ -41,11 +41,11 @@ def _clear_grads(module: torch.nn.Module) -> None:
 
 
 # ------------------------------------------------------------------------------------------ CoOp family
-def coop_step(trainer, image: torch.Tensor) -> Callable[[], None]:
-    net = trainer.model
-    clip, learner = net.clip, net.prompt_learner
-    prompts = learner().detach().requires_grad_(True)
-    eot = learner.eot_indices
+def _image_then_text_step(trainer, image: torch.Tensor, prompts: torch.Tensor,
+                          eot: torch.Tensor) -> Callable[[], None]:
+    """Frozen image pass without gradients, then the text pass over ``prompts`` forward and backward."""
+    clip = trainer.model.clip
+    prompts = prompts.detach().requires_grad_(True)
 
     def floor():
         with trainer.autocast():
@@ -56,6 +56,11 @@ def coop_step(trainer, image: torch.Tensor) -> Callable[[], None]:
         prompts.grad = None
 
     return floor
+
+
+def coop_step(trainer, image: torch.Tensor) -> Callable[[], None]:
+    learner = trainer.model.prompt_learner
+    return _image_then_text_step(trainer, image, learner(), learner.eot_indices)
 
 
 def coop_eval(trainer, image: torch.Tensor) -> Callable[[], None]:
@@ -74,19 +79,7 @@ def _cocoop_prompts(trainer, image: torch.Tensor) -> tuple[torch.Tensor, torch.T
 
 
 def cocoop_step(trainer, image: torch.Tensor) -> Callable[[], None]:
-    clip = trainer.model.clip
-    prompts, eot = _cocoop_prompts(trainer, image)
-    prompts.requires_grad_(True)
-
-    def floor():
-        with trainer.autocast():
-            with torch.no_grad():
-                clip.encode_image(image)
-            text = clip.encode_text_embeddings(prompts, eot)
-        _backward(text)
-        prompts.grad = None
-
-    return floor
+    return _image_then_text_step(trainer, image, *_cocoop_prompts(trainer, image))
 
 
 def cocoop_eval(trainer, image: torch.Tensor) -> Callable[[], None]:
