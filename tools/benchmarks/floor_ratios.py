@@ -34,6 +34,8 @@ import torch
 
 from tools.benchmarks.floors import FLOORS, capt_representatives
 from tools.benchmarks.timing import interleaved_times, paired_ratios, synchronize
+from tools.gpu_check.world import add_world_args, settle_world_args
+from trainers.common.base import PRECISIONS
 
 # Targets on measured / floor. Evaluation: floor / measured >= 0.95.
 EVAL_TARGET = 1 / 0.95
@@ -162,12 +164,9 @@ def format_rows(rows: list[Row]) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m tools.benchmarks", description=__doc__.splitlines()[0])
-    p.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: cuda when available)")
-    p.add_argument("--size", choices=("toy", "full"), default=None,
-                   help="random weights: toy or full-size ViT-B/16 + ViT-L/14 (default: full on CUDA, toy "
-                        "on the CPU)")
+    add_world_args(p)
     p.add_argument("--methods", nargs="+", choices=list(FLOORS), default=list(FLOORS))
-    p.add_argument("--prec", choices=("fp32", "fp16", "amp", "bf16"), default="fp32",
+    p.add_argument("--prec", choices=PRECISIONS, default="fp32",
                    help="the trainers' PREC (default fp32)")
     p.add_argument("--steps", type=int, default=20, help="timed rounds (medians reported)")
     p.add_argument("--warmup", type=int, default=5, help="untimed rounds first")
@@ -207,11 +206,7 @@ def main(argv=None) -> list[Row]:
     args = parser.parse_args(argv)
     if args.steps < 1 or args.warmup < 0 or args.eval_batch < 1:
         parser.error("--steps and --eval-batch must be at least 1, --warmup at least 0")
-    requested = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(requested)
-    if device.type == "cuda":
-        torch.cuda.set_device(device)
-    args.size = args.size or ("full" if device.type == "cuda" else "toy")
+    device = settle_world_args(args)
     if args.threads or (device.type == "cpu" and args.size == "toy"):
         torch.set_num_threads(args.threads or 1)
     root = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="benchmarks_"))

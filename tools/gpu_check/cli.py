@@ -18,13 +18,14 @@ from pathlib import Path
 
 import torch
 
+from trainers.common.base import PRECISIONS
+
 from . import report
 from .commands import METHODS, README_COMMANDS, shrink_opts
 from .readme import run_readme_commands
 from .steps import AGREEMENT_SAMPLES, TOLERANCES, MethodRunner, RunResult
-from .world import build_world
+from .world import add_world_args, build_world, settle_world_args
 
-PRECISIONS = ("fp32", "fp16", "amp", "bf16")
 # On a CPU, fp16 keeps fp32 weights and amp does not autocast (CPU autocast has no fp16), so both would repeat
 # fp32; bf16 autocast is meaningful where a trainer accepts it.
 CPU_PRECISIONS = ("fp32", "bf16")
@@ -32,10 +33,7 @@ CPU_PRECISIONS = ("fp32", "bf16")
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m tools.gpu_check", description=__doc__.splitlines()[0])
-    p.add_argument("--device", default=None, help="cuda, cuda:N or cpu (default: cuda when available)")
-    p.add_argument("--size", choices=("toy", "full"), default=None,
-                   help="random weights: full-size ViT-B/16 + ViT-L/14, or toy (default: full on CUDA, "
-                        "toy on CPU)")
+    add_world_args(p)
     p.add_argument("--out", default=None, help="keep everything in this folder (default: a temporary "
                                                "folder, removed unless something failed)")
     p.add_argument("--steps", type=int, default=None, help="timed training steps per method and precision "
@@ -49,20 +47,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-readme", action="store_true", help="skip the two CAPT README commands (CAPT's "
                                                              "steps need the first one and are skipped too)")
     return p
-
-
-def resolve_device(requested: str | None) -> torch.device:
-    """The device to check; a CUDA request on a machine without CUDA falls back to the CPU part."""
-    if requested is None or requested.startswith("cuda"):
-        if not torch.cuda.is_available():
-            print("CUDA is not available on this machine: running the CPU part only. Run this command on a "
-                  "machine with a CUDA GPU for the GPU check.")
-            return torch.device("cpu")
-        device = torch.device(requested or "cuda")
-        if device.index is not None:
-            torch.cuda.set_device(device)
-        return torch.device("cuda", torch.cuda.current_device())
-    return torch.device(requested)
 
 
 class StageClock:
@@ -127,9 +111,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if (args.steps is not None and args.steps < 1) or (args.warmup is not None and args.warmup < 0):
         parser.error("--steps must be at least 1 and --warmup at least 0")
-    device = resolve_device(args.device)
+    device = settle_world_args(args)
     cpu = device.type == "cpu"
-    args.size = args.size or ("toy" if cpu else "full")
     args.steps = args.steps if args.steps is not None else (2 if cpu else 5)
     args.warmup = args.warmup if args.warmup is not None else (1 if cpu else 2)
     if cpu and args.size == "toy":

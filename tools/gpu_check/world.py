@@ -6,6 +6,7 @@ Laid out as a user's working directory (``DATA/caltech-101``, ``teacher_model/Ca
 
 from __future__ import annotations
 
+import argparse
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,35 @@ DATASET_NAME = "Caltech101"
 # 6 classes (3 base, 3 new). Full: 40 images per class -> 20 train / 8 val / 12 test, so 16-shot base
 # training fills a batch of 32 and the unlabelled PromptKD stage has 120 images. Toy: 5 / 2 / 3, fewer steps.
 IMAGES_PER_CLASS = {"full": 40, "toy": 10}
+
+
+def add_world_args(parser: argparse.ArgumentParser) -> None:
+    """``--device`` and ``--size``, shared by the GPU check and the benchmarks."""
+    parser.add_argument("--device", default=None, help="cuda, cuda:N or cpu (default: cuda when available)")
+    parser.add_argument("--size", choices=("toy", "full"), default=None,
+                        help="random weights: full-size ViT-B/16 + ViT-L/14, or toy (default: full on CUDA, "
+                             "toy on CPU)")
+
+
+def resolve_device(requested: str | None) -> torch.device:
+    """The device to run on; a CUDA request on a machine without CUDA falls back to the CPU part."""
+    if requested is None or requested.startswith("cuda"):
+        if not torch.cuda.is_available():
+            print("CUDA is not available on this machine: running the CPU part only. Run this command on a "
+                  "machine with a CUDA GPU for the GPU check.")
+            return torch.device("cpu")
+        device = torch.device(requested or "cuda")
+        if device.index is not None:
+            torch.cuda.set_device(device)
+        return torch.device("cuda", torch.cuda.current_device())
+    return torch.device(requested)
+
+
+def settle_world_args(args: argparse.Namespace) -> torch.device:
+    """Resolve ``--device`` and fill the default ``--size`` for it (full on CUDA, toy on the CPU)."""
+    device = resolve_device(args.device)
+    args.size = args.size or ("toy" if device.type == "cpu" else "full")
+    return device
 
 
 @dataclass
