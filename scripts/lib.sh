@@ -51,9 +51,10 @@ test_b2n() {
 }
 
 # Checks for a finished run in a folder, for skip_if_done / finished.
-# has_results DIR: DIR holds results.json (written at the end of a run).
+# has_results DIR: train.py finished a run in DIR (finished.json, written only after a successful run, and no
+# exceptions.txt). results.json alone is not enough: a best_val run rewrites it after every validation pass.
 has_results() {
-    [ -f "$1/results.json" ]
+    [ -f "$1/finished.json" ] && [ ! -f "$1/exceptions.txt" ]
 }
 
 # has_elapsed_log DIR: a log file of DIR (log.txt or a rotated log.txt-*) ends a run with "Elapsed:".
@@ -61,9 +62,9 @@ has_elapsed_log() {
     grep -qs "^Elapsed:" "$1"/log.txt*
 }
 
-# has_accuracy_log DIR: DIR/log.txt reports an accuracy.
+# has_accuracy_log DIR: DIR/log.txt reports an accuracy and train.py finished the run (has_results).
 has_accuracy_log() {
-    [ -f "$1/log.txt" ] && grep -q "accuracy:" "$1/log.txt"
+    has_results "$1" && [ -f "$1/log.txt" ] && grep -q "accuracy:" "$1/log.txt"
 }
 
 # finished CHECK DIR [MESSAGE]: when `CHECK DIR` succeeds, print MESSAGE (default "Results are available in
