@@ -58,7 +58,8 @@ UNHASHED_KEYS = frozenset({
 })
 _SHOWN_DIFFS = 8
 LOCK_FILE = ".run.lock"
-_LOADED = {}  # absolute path -> file_identity of every checkpoint loaded by this process
+_LOADED = {}  # absolute path -> (size, mtime_ns) of every checkpoint loaded by this process
+_SHA256 = {}  # (absolute path, size, mtime_ns) -> sha256: a file is hashed once while it is unchanged
 
 
 class RunConfigMismatch(RuntimeError):
@@ -121,14 +122,17 @@ def check_run_config(output_dir, record, accept_change=False):
 
 
 def file_identity(path):
-    """Path, size, modification time and sha256 of a file."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
+    """Path, size, modification time and sha256 of a file (hashed once while size and mtime are unchanged)."""
+    path = osp.abspath(path)
     stat = os.stat(path)
-    return {"path": osp.abspath(path), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
-            "sha256": digest.hexdigest()}
+    key = (path, stat.st_size, stat.st_mtime_ns)
+    if key not in _SHA256:
+        digest = hashlib.sha256()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 22), b""):
+                digest.update(block)
+        _SHA256[key] = digest.hexdigest()
+    return {"path": path, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": _SHA256[key]}
 
 
 def identity_changed(identity):
@@ -173,14 +177,23 @@ def is_finished(output_dir):
 
 
 def note_loaded(path):
-    """Remember the identity of a weights file this process loaded (called by ``load_checkpoint``)."""
-    _LOADED[osp.abspath(path)] = file_identity(path)
+    """Remember a weights file this process loaded (from ``load_checkpoint``); hashed only when reported."""
+    stat = os.stat(path)
+    _LOADED[osp.abspath(path)] = (stat.st_size, stat.st_mtime_ns)
 
 
 def loaded_weights(outside=None, forget=False):
     """Identities of the files noted by :func:`note_loaded`, except those below ``outside``."""
     root = osp.abspath(outside) + os.sep if outside else None
-    found = [i for p, i in sorted(_LOADED.items()) if not (root and p.startswith(root))]
+    found = []
+    for path, (size, mtime_ns) in sorted(_LOADED.items()):
+        if root and path.startswith(root):
+            continue
+        current = osp.isfile(path) and os.stat(path)
+        if current and (current.st_size, current.st_mtime_ns) == (size, mtime_ns):
+            found.append(file_identity(path))
+        else:  # replaced or removed since it was loaded: what was loaded can no longer be named
+            found.append({"path": path, "size": size, "mtime_ns": mtime_ns, "sha256": None})
     if forget:
         _LOADED.clear()
     return found

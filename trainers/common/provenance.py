@@ -7,18 +7,14 @@ file lives (a copied run directory keeps its identity).
 
 from __future__ import annotations
 
-import hashlib
 import os
 
-_CHUNK = 1 << 22
+from dassl.run_state import file_identity
 
 
 def file_sha256(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(_CHUNK), b""):
-            h.update(block)
-    return h.hexdigest()
+    """The file's sha256 (computed once per process while the file is unchanged)."""
+    return file_identity(path)["sha256"]
 
 
 def checkpoint_identity(path: str, epoch: int | None = None) -> dict:
