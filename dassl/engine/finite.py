@@ -7,7 +7,8 @@ predicting class 0). Each error says where it happened and which config key to c
 
 import torch
 
-__all__ = ["check_finite_loss", "check_finite_outputs", "check_finite_state", "divergence_hint"]
+__all__ = ["FiniteOutputs", "check_finite_loss", "check_finite_outputs", "check_finite_state",
+           "divergence_hint"]
 
 
 def _precision_keys(cfg):
@@ -47,6 +48,31 @@ def check_finite_state(state_dict, name, epoch, cfg):
             f"Not saving {name} after epoch {epoch}: {len(bad)} tensor(s) hold NaN or Inf "
             f"(first: {bad[0]}); the run diverged; {divergence_hint(cfg)}"
         )
+
+
+class FiniteOutputs:
+    """Watches the outputs of an evaluation without making the host wait for the device at every batch.
+
+    ``add`` keeps the index of the first non-finite batch as a device tensor; ``check`` reads it once, after
+    the loop and before anything is scored, and raises like :func:`check_finite_outputs`.
+    """
+
+    NONE = 2**62
+
+    def __init__(self):
+        self.first_bad = None
+
+    def add(self, output, batch_idx):
+        logits = output[0] if isinstance(output, (tuple, list)) else output
+        if not (torch.is_tensor(logits) and logits.is_floating_point()):
+            return
+        bad = ~torch.isfinite(logits).all()
+        index = torch.where(bad, batch_idx, self.NONE)
+        self.first_bad = index if self.first_bad is None else torch.minimum(self.first_bad, index)
+
+    def check(self, split, cfg):
+        if self.first_bad is not None and int(self.first_bad) != self.NONE:
+            check_finite_outputs(torch.tensor(float("nan")), split, int(self.first_bad), cfg)
 
 
 def check_finite_outputs(output, split, batch_idx, cfg):

@@ -33,7 +33,7 @@ from dassl.utils.distributed import get_world_size, is_distributed, is_main_proc
 from .base import TrainerBase
 from .ddp import wrap_model
 from .distributed_eval import ShardedEvaluation, shard_loader
-from .finite import check_finite_outputs
+from .finite import FiniteOutputs
 from .loading import ClipLoadModelMixin, load_model_dropping_class_buffers
 from .reporting import run_metadata, split_classes, write_eval_outputs
 from .selection import final_model
@@ -229,16 +229,18 @@ class SimpleTrainer(TrainerBase):
         sharded = ShardedEvaluation(self._shard_loader(data_loader)) if is_distributed() else None
         loader = sharded.loader if sharded is not None else data_loader
         batches = tqdm(loader, file=sys.stderr, disable=not show_bar, leave=False, desc=split)
+        finite = FiniteOutputs()
         for batch_idx, batch in enumerate(batches):
             input, label = self.parse_batch_test(batch)
             output = self.model_inference(input)
-            check_finite_outputs(output, split, batch_idx, self.cfg)
+            finite.add(output, batch_idx)
             if sharded is not None:
                 sharded.add(output, label)
             elif pass_impaths and isinstance(batch, dict) and "impath" in batch:
                 self.evaluator.process(output, label, impaths=batch["impath"])
             else:
                 self.evaluator.process(output, label)
+        finite.check(split, self.cfg)
         if sharded is not None:
             self._process_gathered(sharded, data_loader, pass_impaths)
 
