@@ -173,6 +173,8 @@ def finished_state(output_dir):
 
 
 def is_finished(output_dir):
+    """True when ``output_dir`` holds a run that said it finished (``finished.json``), did not fail
+    afterwards (no exceptions.txt) and whose loaded weights are unchanged."""
     return finished_state(output_dir)[0]
 
 

@@ -42,7 +42,7 @@ if __package__ in (None, ""):  # run as a file: make the repository importable
 
 from dassl.atomic_io import write_json_atomic  # noqa: E402
 from dassl.run_dir import RESULTS_FILE  # noqa: E402  (no torch import)
-from dassl.run_state import EXCEPTIONS_FILE, finished_state  # noqa: E402  (no torch import)
+from dassl.run_state import EXCEPTIONS_FILE, finished_state, is_finished  # noqa: E402  (no torch import)
 from tools.demo_console import (  # noqa: E402
     CONSOLE_FILE,
     ProgressLine,
@@ -95,7 +95,7 @@ class Stage:
 
     def done(self, output: Path) -> bool:
         """Finished and current: ``finished.json``, no failure since, the weights it loaded unchanged."""
-        return finished_state(str(self.output_dir(output)))[0]
+        return is_finished(str(self.output_dir(output)))
 
     def argv(self, root: str, output: Path, seed: int, dataset: str = DEFAULT_DATASET,
              protocol: str = DEFAULT_PROTOCOL) -> list[str]:

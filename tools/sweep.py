@@ -59,7 +59,7 @@ import yaml
 if __package__ in (None, ""):  # run as a file: make the repository importable
     sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from dassl.run_state import finished_state  # noqa: E402  (no torch import)
+from dassl.run_state import is_finished  # noqa: E402  (no torch import)
 from tools.slurm_jobs import (  # noqa: E402
     CLUSTER_KEY,
     ChainRecord,
@@ -98,12 +98,6 @@ class Run:
         if not self.inputs:
             return is_finished(out)
         return comparison_is_current(out, [osp.join(self.cwd, d) for d in self.inputs])
-
-
-def is_finished(output_dir):
-    """True when ``output_dir`` holds a run that said it finished (``finished.json``), did not fail
-    afterwards (no exceptions.txt) and whose loaded weights are unchanged (see ``dassl.run_state``)."""
-    return finished_state(output_dir)[0]
 
 
 def comparison_is_current(output_dir, run_dirs):

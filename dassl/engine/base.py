@@ -15,7 +15,7 @@ from dassl.utils import (
 from dassl.utils.distributed import barrier, is_main_process
 
 from .finite import check_finite_loss, check_finite_state
-from .selection import cfg_is_clean
+from .selection import is_clean
 from .writer import SummaryWriter
 
 __all__ = ["TrainerBase"]
@@ -122,7 +122,7 @@ class TrainerBase:
         if not directory:
             print("Note that load_model() is skipped as no pretrained model is given")
             return
-        clean = cfg_is_clean(getattr(self, "cfg", None))
+        clean = is_clean(getattr(self, "cfg", None))
         for name in self.get_model_names():
             model_path = choose_checkpoint(osp.join(directory, name), epoch, clean=clean)
             checkpoint = load_checkpoint(model_path)

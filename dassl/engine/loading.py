@@ -14,7 +14,7 @@ import os.path as osp
 from dassl.run_dir import choose_checkpoint
 from dassl.utils import CLASS_DEPENDENT_KEYS, load_checkpoint
 
-from .selection import cfg_is_clean
+from .selection import is_clean
 
 __all__ = ["ClipLoadModelMixin", "load_model_dropping_class_buffers"]
 
@@ -54,4 +54,4 @@ class ClipLoadModelMixin:
     """Gives a trainer the CLIP ``load_model``: see :func:`load_model_dropping_class_buffers`."""
 
     def load_model(self, directory, epoch=None):
-        load_model_dropping_class_buffers(self, directory, epoch, clean=cfg_is_clean(self.cfg))
+        load_model_dropping_class_buffers(self, directory, epoch, clean=is_clean(self.cfg))

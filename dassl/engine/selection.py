@@ -9,7 +9,6 @@ takes the last epoch file (``clean=True`` of :func:`dassl.run_dir.choose_checkpo
 """
 
 from dassl.config.engine_keys import cfg_get
-from dassl.run_dir import BEST_FILE, is_best_file  # noqa: F401  (re-exported: where selection code looks)
 
 PROTOCOLS = ("published", "clean")
 
@@ -22,14 +21,10 @@ def protocol(cfg) -> str:
 
 
 def is_clean(cfg) -> bool:
-    return protocol(cfg) == "clean"
+    """True under ``TEST.PROTOCOL clean``; False for objects that carry no config (a bare ``TrainerBase``)."""
+    return cfg is not None and protocol(cfg) == "clean"
 
 
 def final_model(cfg) -> str:
     """``TEST.FINAL_MODEL`` as the protocol reads it."""
     return "last_step" if is_clean(cfg) else cfg.TEST.FINAL_MODEL
-
-
-def cfg_is_clean(cfg) -> bool:
-    """:func:`is_clean` for objects that may carry no config (a bare Dassl ``TrainerBase``)."""
-    return cfg is not None and is_clean(cfg)

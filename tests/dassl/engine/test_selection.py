@@ -17,9 +17,9 @@ def test_published_follows_the_config_and_clean_deploys_the_last_epoch():
     assert selection.final_model(cfg("published")) == "best_val"
     assert selection.final_model(cfg()) == "best_val"  # configs built without the engine keys
     assert selection.final_model(cfg("clean")) == "last_step"
-    assert not selection.cfg_is_clean(cfg("published")) and not selection.cfg_is_clean(cfg())
-    assert selection.cfg_is_clean(cfg("clean"))
-    assert not selection.cfg_is_clean(None)  # a bare trainer without a config
+    assert not selection.is_clean(cfg("published")) and not selection.is_clean(cfg())
+    assert selection.is_clean(cfg("clean"))
+    assert not selection.is_clean(None)  # a bare trainer without a config
 
 
 def test_unknown_protocol_names_the_key():
