@@ -205,7 +205,7 @@ class CoOpDataset(TemplateMixin, DatasetBase):
 
     def generation_record(self) -> dict:
         """How :meth:`generate_split` drew the split, stored in the generated file."""
-        seed = getattr(self, "seed", None)
+        seed = self.seed
         state = f"after seeding with SEED {seed}" if seed is not None else "in the state the caller left it"
         return {
             "dataset": self.name,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 from pathlib import Path
 
 from PIL import Image
@@ -330,7 +329,3 @@ BUILDERS = {
 }
 
 NEEDS_SCIPY = {"StanfordCars", "OxfordFlowers"}
-
-
-def file_count(folder) -> int:
-    return sum(len(files) for _, _, files in os.walk(folder))

@@ -11,6 +11,7 @@ from dassl.config import add_cfg_node, cfg_hook
 
 MODES = ("paper", "released")
 COUNT_MODES = ("sym", "row", "col")
+STAGE1_POLICIES = ("released", "epoch")  # CAPT.STAGE1_CHECKPOINT (see resources.stage1_epoch)
 STACK_MODES = ("converse", "loop+converse", "void")
 
 SPLE_DEFAULTS = {
@@ -116,7 +117,7 @@ def check_capt_cfg(cfg) -> None:
     """Reject values outside their allowed sets, naming the key."""
     checks = [
         ("CAPT.MODE", cfg.CAPT.MODE, MODES),
-        ("CAPT.STAGE1_CHECKPOINT", cfg.CAPT.STAGE1_CHECKPOINT, ("released", "epoch")),
+        ("CAPT.STAGE1_CHECKPOINT", cfg.CAPT.STAGE1_CHECKPOINT, STAGE1_POLICIES),
         ("CAPT.SEM.COUNT_MODE", cfg.CAPT.SEM.COUNT_MODE, COUNT_MODES),
         ("SPLE.STACK.MODE", cfg.SPLE.STACK.MODE, STACK_MODES),
         ("CAPT.MGDE.FFN_INIT", cfg.CAPT.MGDE.FFN_INIT, ("last_block", "random")),

@@ -18,6 +18,7 @@ from trainers.common.provenance import describe, same_weights
 
 from .bank import load_bank
 from .builder import bank_path, build_bank_for_run
+from .config import STAGE1_POLICIES
 from .sem import load_or_encode_guidance
 
 STUDENT_FOLDER = "VLPromptLearner"
@@ -26,7 +27,6 @@ STAGE2_META = "capt_stage2.json"
 BACKBONE_WRONG_FILE = "backbone_wrong_predictions.json"
 
 
-POLICIES = ("released", "epoch")
 
 
 def stage1_epoch(stage1_dir: str, epoch: int, policy: str = "released", clean: bool = False) -> int | None:
@@ -44,8 +44,8 @@ def stage1_epoch(stage1_dir: str, epoch: int, policy: str = "released", clean: b
     A missing epoch file falls back (with a note) to the last epoch file: toy or shortened stage-1 schedules
     end before the published 20 epochs.
     """
-    if policy not in POLICIES:
-        raise ValueError(f"CAPT.STAGE1_CHECKPOINT must be one of {list(POLICIES)}, got {policy!r}")
+    if policy not in STAGE1_POLICIES:
+        raise ValueError(f"CAPT.STAGE1_CHECKPOINT must be one of {list(STAGE1_POLICIES)}, got {policy!r}")
     folder = os.path.join(stage1_dir, STUDENT_FOLDER)
     epoch = int(epoch)
     if policy == "epoch" and epoch == 0:
