@@ -41,7 +41,7 @@ if __package__ in (None, ""):  # run as a file: make the repository importable
     sys.path.insert(0, str(REPO))
 
 from dassl.atomic_io import write_json_atomic  # noqa: E402
-from dassl.run_dir import RESULTS_FILE  # noqa: E402  (no torch import)
+from dassl.run_dir import RESULTS_FILE, WRONG_FILE  # noqa: E402  (no torch import)
 from dassl.run_state import EXCEPTIONS_FILE, finished_state, is_finished  # noqa: E402  (no torch import)
 from tools.demo_console import (  # noqa: E402
     CONSOLE_FILE,
@@ -369,7 +369,7 @@ class DemoRun:
         from tools.confusion.demo_steps import BACKBONE_WRONG, confusion_report
 
         stage1, stage2 = self.output / "promptkd/base", self.output / "capt/base"
-        if not ((stage2 / BACKBONE_WRONG).is_file() and (stage2 / "wrong_predictions.json").is_file()):
+        if not ((stage2 / BACKBONE_WRONG).is_file() and (stage2 / WRONG_FILE).is_file()):
             return []
         # the Confusion Bank's own table is printed by its tool; the lines returned here say enough
         with contextlib.nullcontext() if self.verbose else contextlib.redirect_stdout(io.StringIO()):

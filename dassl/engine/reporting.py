@@ -29,13 +29,12 @@ it finished, and has no accuracy to report.
 
 import os.path as osp
 
-from dassl.run_dir import RESULTS_FILE
+from dassl.run_dir import RESULTS_FILE, WRONG_FILE
 from dassl.utils import write_json_atomic
 
 __all__ = ["RESULTS_FILE", "WRONG_FILE", "run_metadata", "split_classes", "write_eval_outputs",
            "write_unevaluated_run", "write_wrong_predictions"]
 
-WRONG_FILE = "wrong_predictions.json"
 
 
 def split_classes(data_source, dataset=None):

@@ -28,10 +28,10 @@ import numpy as np
 if __package__ in (None, ""):
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
+from dassl.run_dir import WRONG_FILE  # noqa: E402
 from dassl.utils import write_json_atomic  # noqa: E402
 from tools.confusion.heatmap import plot_confusion, top_confused_classes  # noqa: E402
 
-WRONG_FILE = "wrong_predictions.json"
 COMPARE_FILE = "confusion_compare.json"
 
 

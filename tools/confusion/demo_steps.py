@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-BACKBONE_WRONG = "backbone_wrong_predictions.json"  # trainers.capt.resources.BACKBONE_WRONG_FILE
+from dassl.run_dir import BACKBONE_WRONG_FILE as BACKBONE_WRONG
 
 
 def confusion_report(stage1: Path, stage2: Path) -> tuple[list[str], dict]:

@@ -24,7 +24,6 @@ from .sem import load_or_encode_guidance
 STUDENT_FOLDER = "VLPromptLearner"
 STAGE2_META = "capt_stage2.json"
 # Written by every base-class evaluation of stage 2: the frozen backbone's errors (wrong_predictions format).
-BACKBONE_WRONG_FILE = "backbone_wrong_predictions.json"
 
 
 

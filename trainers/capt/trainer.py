@@ -35,7 +35,7 @@ from dassl.engine.reporting import write_wrong_predictions
 from dassl.engine.selection import is_clean
 from dassl.evaluation import build_evaluator
 from dassl.optim import build_lr_scheduler, build_optimizer
-from dassl.run_dir import RESULTS_FILE, choose_checkpoint, is_best_file
+from dassl.run_dir import BACKBONE_WRONG_FILE, RESULTS_FILE, choose_checkpoint, is_best_file
 from dassl.utils import load_checkpoint, read_image
 from trainers.common.base import ClipTrainer, freeze_all_but, report_trainable
 from trainers.common.losses import kd_loss
@@ -289,7 +289,7 @@ class CAPT(ClipTrainer):
         names = getattr(self, "_eval_lab2cname", None) or self.lab2cname
         side.set_class_names(names)
         summary = side.summary()
-        path = os.path.join(self.output_dir, res.BACKBONE_WRONG_FILE)
+        path = os.path.join(self.output_dir, BACKBONE_WRONG_FILE)
         write_wrong_predictions(path, split, [names[i] for i in sorted(names)], summary["total"],
                                 side.wrong_predictions(), accuracy=summary["accuracy"],
                                 stage1_weights=self.stage2_meta["stage1_weights"])
