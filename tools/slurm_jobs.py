@@ -5,6 +5,7 @@ Imports neither torch nor submitit at module level (the parameter check imports 
 """
 
 import difflib
+import functools
 import json
 import os
 import os.path as osp
@@ -29,8 +30,9 @@ def require_submitit():
     return submitit
 
 
+@functools.lru_cache(maxsize=1)
 def _submitit_parameters():
-    """(generic parameter -> accepted types, {executor name: its own parameter names})."""
+    """(generic parameter -> accepted types, {executor name: its own parameter names}), read once."""
     submitit = require_submitit()
     from submitit.core import plugins
 

@@ -443,11 +443,8 @@ def run_slurm(chains, folder, params, wait=False, echo=print, overrides=None):
     have no dependencies: there each chain is one job with the spec-level parameters.
     """
     submitit = require_submitit()
-    params, overrides = dict(params), dict(overrides or {})
-    check_executor_params(params, "slurm parameters")
-    check_executor_params(overrides, "--slurm")
+    params, overrides = dict(params), dict(overrides or {})  # checked by main (check_slurm_params)
     cluster = overrides.pop(CLUSTER_KEY, params.pop(CLUSTER_KEY, None))
-    params.pop(CLUSTER_KEY, None)
     todo = [c for c in chains if not all(r.finished() for r in c)]
     statuses = [(r.label, "skipped") for c in chains if c not in todo for r in c]
     if not todo:
