@@ -84,18 +84,12 @@ def measure(method: str, kind: str, batch: int, measured, floor, args, device, t
 
 def step_rows(name: str, trainer, args, device) -> Row:
     """The training step of ``trainer`` on its first batch against the method's step floor."""
-    batch = next(iter(trainer.train_loader_x))
-    trainer.set_model_mode("train")
-    trainer.epoch, trainer.max_epoch, trainer.num_batches = 0, trainer.cfg.OPTIM.MAX_EPOCH, 10**9
+    from tools.gpu_check.steps import repeated_step
+
+    batch, step = repeated_step(trainer)
     image, _ = trainer.parse_batch_train(batch)
     extra = (capt_representatives(trainer, batch),) if name == "CAPT" else ()
     floor = FLOORS[name][0](trainer, image, *extra)
-    counter = iter(range(10**9))
-
-    def step():
-        trainer.batch_idx = next(counter)
-        trainer.forward_backward(batch)
-
     row = measure(name, "step", len(image), step, floor, args, device, STEP_TARGETS[name])
     if extra:
         row.note = f"{extra[0]} representatives"
@@ -131,15 +125,14 @@ def eval_row(name: str, trainer, args, device) -> Row:
 
 
 def benchmark_method(name: str, world, extra: list[str], args, device) -> list[Row]:
-    from tools.gpu_check.commands import METHODS, precision_key
-    from tools.gpu_check.steps import build_trainer_for, quiet
+    from tools.gpu_check.commands import METHODS
+    from tools.gpu_check.steps import build_at_precision, quiet
 
     spec = METHODS[name]
     out_dir = world.runs_dir / "benchmarks" / name
     log = out_dir / "build.log"
     with quiet(log):
-        trainer = build_trainer_for(spec.argv(world, out_dir, [*extra, precision_key(spec.trainer),
-                                                               args.prec]))
+        trainer = build_at_precision(spec, world, args.prec, out_dir, extra)
     try:
         return [step_rows(name, trainer, args, device), eval_row(name, trainer, args, device)]
     finally:

@@ -125,17 +125,28 @@ def probability_gap(reference: torch.Tensor, logits: torch.Tensor) -> float:
     return (logits.softmax(dim=-1) - reference.softmax(dim=-1)).abs().max().item()
 
 
-def train_steps(trainer, warmup: int, steps: int) -> tuple[list[float], list[float]]:
-    """Step times (s) of ``steps`` timed ``forward_backward`` calls after ``warmup`` untimed ones, on the
-    first training batch, and every step's loss."""
+def repeated_step(trainer):
+    """``(batch, step)``: the first training batch and a call running one ``forward_backward`` on it (train
+    mode, a never-ending epoch so the LR schedule does not step); ``step()`` returns the step's summary."""
     trainer.set_model_mode("train")
     trainer.epoch, trainer.max_epoch, trainer.num_batches = 0, trainer.cfg.OPTIM.MAX_EPOCH, 10**9
     batch = next(iter(trainer.train_loader_x))
     counter = iter(range(10**9))
 
-    def step() -> float:
+    def step() -> dict:
         trainer.batch_idx = next(counter)
-        return float(trainer.forward_backward(batch)["loss"])
+        return trainer.forward_backward(batch)
+
+    return batch, step
+
+
+def train_steps(trainer, warmup: int, steps: int) -> tuple[list[float], list[float]]:
+    """Step times (s) of ``steps`` timed ``forward_backward`` calls after ``warmup`` untimed ones, on the
+    first training batch, and every step's loss."""
+    _, run_step = repeated_step(trainer)
+
+    def step() -> float:
+        return float(run_step()["loss"])
 
     _, warm_losses = timed_calls(step, warmup, trainer.device)
     times, losses = timed_calls(step, steps, trainer.device)
