@@ -1,0 +1,98 @@
+"""What stage 2 takes from stage 1's own config (``run_config.json`` in the stage-1 folder).
+
+Rebuilding the frozen student and its teacher needs the settings stage 1 ran with (backbone, input size,
+prompt sizes, teacher). Stage 2 reads them from the record stage 1 wrote instead of trusting that its own
+command line repeats them. A key stage 2 leaves at its default takes stage 1's value; a key stage 2 sets to
+another value than stage 1's is an error naming both. Folders without the record (released checkpoints,
+runs older than the record) fall back to stage 2's own keys.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+from dassl.run_dir import RUN_CONFIG_FILE
+
+# The keys that decide how stage 1's student and teacher are rebuilt (see trainers.promptkd).
+STAGE1_KEYS = (
+    "MODEL.BACKBONE.NAME",
+    "INPUT.SIZE",
+    "TRAINER.MODAL",
+    "TRAINER.PROMPTKD.N_CTX_VISION",
+    "TRAINER.PROMPTKD.PROMPT_DEPTH_VISION",
+    "TRAINER.PROMPTKD.TEACHER_NAME",
+    "TRAINER.PROMPTKD.TEACHER_N_CTX",
+    "TRAINER.PROMPTKD.TEACHER_DEPTH",
+    "TRAINER.PROMPTKD.CTX_INIT",
+    "TRAINER.PROMPTKD.TEACHER_ROOT",
+    "TRAINER.PROMPTKD.TEACHER_CKPT",
+)
+
+
+def read_stage1_record(stage1_dir: str) -> dict | None:
+    """The flat config record of the stage-1 run, or None when the folder has none."""
+    path = os.path.join(stage1_dir, RUN_CONFIG_FILE)
+    if not os.path.isfile(path):
+        return None
+    try:
+        with open(path, encoding="utf-8") as f:
+            record = json.load(f)
+    except (OSError, ValueError) as err:
+        raise ValueError(f"{path} (the stage-1 run's config) cannot be read: {err}") from None
+    if not isinstance(record, dict):
+        raise ValueError(f"{path}: expected an object of config keys, got {type(record).__name__}")
+    return record
+
+
+def _lookup(node, key: str):
+    for part in key.split("."):
+        if part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def _plain(value):
+    return [_plain(v) for v in value] if isinstance(value, (list, tuple)) else value
+
+
+def stage1_cfg(cfg, stage1_dir: str, defaults=None):
+    """``cfg`` with the :data:`STAGE1_KEYS` of the stage-1 run (a copy; ``cfg`` itself when nothing moves).
+
+    ``defaults``: the config of an unchanged command line (default: the project's defaults), used to tell
+    a key stage 2 left alone from one it set.
+    """
+    record = read_stage1_record(stage1_dir)
+    if record is None:
+        return cfg
+    if defaults is None:
+        from dassl.config import extend_cfg, get_cfg_default
+
+        defaults = get_cfg_default()
+        extend_cfg(defaults)
+    taken, conflicts = [], []
+    for key in STAGE1_KEYS:
+        if key not in record:
+            continue
+        theirs, ours = _plain(record[key]), _plain(_lookup(cfg, key))
+        if ours == theirs:
+            continue
+        if ours == _plain(_lookup(defaults, key)):
+            taken.append((key, theirs))
+        else:
+            conflicts.append(f"{key}: stage 1 ran with {theirs!r}, stage 2 sets {ours!r}")
+    if conflicts:
+        raise ValueError(f"SPLE.BACK_CKPT_PATH={stage1_dir!r}: the stage-2 config contradicts the stage-1 "
+                         f"run's {os.path.join(stage1_dir, RUN_CONFIG_FILE)}:\n  " + "\n  ".join(conflicts)
+                         + "\nDrop these keys from the stage-2 command (they are read from stage 1) or set "
+                           "them to stage 1's values.")
+    if not taken:
+        return cfg
+    out = cfg.clone()
+    out.defrost()
+    for key, value in taken:
+        print(f"Stage 1 config: {key} = {value!r} (from {os.path.join(stage1_dir, RUN_CONFIG_FILE)})")
+        out.merge_from_list([key, tuple(value) if isinstance(value, list) else value])
+    out.freeze()
+    return out
