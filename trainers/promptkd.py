@@ -16,9 +16,9 @@ Features:
       against the new half; ``cross`` trains and tests on all classes of the target dataset.
       ``TEST.FINAL_MODEL best_val`` therefore selects ``model-best.pth.tar`` on base-class test accuracy,
       as the published numbers do;
-    * ``STAGE1_HOOKS``: callables run with the trainer at the end of ``after_train`` (CAPT builds its
-      Confusion Bank there); :func:`load_promptkd_run` rebuilds a trained student and the teacher's text
-      features from a run directory.
+    * ``STAGE1_HOOKS``: callables registered with :func:`register_stage1_hook`, run with the trainer at
+      the end of ``after_train`` (CAPT builds its Confusion Bank there); :func:`load_promptkd_run`
+      rebuilds a trained student and the teacher's text features from a run directory.
 
 Unused upstream keys kept for command-line compatibility: ``N_CTX_TEXT``, ``PROMPT_DEPTH_TEXT`` (the
 student has no text prompts), ``PROJECT_LAYER``, ``CE_WEIGHT``.
@@ -57,8 +57,17 @@ from trainers.common.teacher import (  # noqa: F401  (re-exported: the teacher's
 from trainers.common.vl_prompt import check_input_size
 from trainers.ivlp import VL_PROMPT_DEFAULTS
 
-# Called as ``hook(trainer)`` at the end of ``PromptKD.after_train`` (after the final test).
+# Called as ``hook(trainer)`` at the end of ``PromptKD.after_train`` (after the final test); filled by
+# :func:`register_stage1_hook` only.
 STAGE1_HOOKS: list[Callable[[PromptKD], None]] = []
+
+
+def register_stage1_hook(hook: Callable[[PromptKD], None]) -> Callable[[PromptKD], None]:
+    """Run ``hook(trainer)`` at the end of every PromptKD run (once per hook, however often it is
+    registered); usable as a decorator. CAPT registers its Confusion-Bank builder this way."""
+    if hook not in STAGE1_HOOKS:
+        STAGE1_HOOKS.append(hook)
+    return hook
 
 
 @cfg_hook
@@ -285,6 +294,7 @@ def load_promptkd_run(
     classnames: list[str] | None = None,
     teacher_checkpoint: str | None = None,
     precision: str | None = None,
+    teacher: FrozenTeacher | None = None,
 ) -> PromptKDRun:
     """Rebuild a trained PromptKD student and its teacher's text features from a run directory.
 
@@ -298,15 +308,19 @@ def load_promptkd_run(
             PromptKD wiring.
         teacher_checkpoint: explicit teacher file (default: the ``TEACHER_ROOT`` rule of the trainer).
         precision: weight precision ("fp16"/"fp32"); default follows ``TRAINER.PROMPTKD.PREC`` and device.
+        teacher: the teacher over ``classnames``, already built by the caller (its text features are used,
+            no teacher is loaded here).
 
     Raises FileNotFoundError naming the missing file, ValueError on key/shape mismatches.
     """
     device = torch.device(device)
     precision = precision or weight_precision(cfg.TRAINER.PROMPTKD.PREC, device)
     names = list(classnames) if classnames is not None else _all_classnames(cfg)
-    teacher = build_teacher(cfg, names, device, precision, checkpoint=teacher_checkpoint)
-    text = teacher.text_features.detach().clone()
-    del teacher
+    if teacher is None:
+        text = build_teacher(cfg, names, device, precision, checkpoint=teacher_checkpoint).text_features
+    else:
+        text = teacher.text_features
+    text = text.detach().clone()
     student = build_student(cfg, device, precision, text.shape[1])
     path = choose_checkpoint(os.path.join(run_dir, STUDENT_FOLDER), epoch)
     checkpoint = load_checkpoint(path)

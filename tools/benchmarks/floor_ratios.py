@@ -87,7 +87,7 @@ def step_rows(name: str, trainer, args, device) -> Row:
     from tools.gpu_check.steps import repeated_step
 
     batch, step = repeated_step(trainer)
-    image, _ = trainer.parse_batch_train(batch)
+    image = trainer.parse_batch_train(batch)[0]
     extra = (capt_representatives(trainer, batch),) if name == "CAPT" else ()
     floor = FLOORS[name][0](trainer, image, *extra)
     row = measure(name, "step", len(image), step, floor, args, device, STEP_TARGETS[name])

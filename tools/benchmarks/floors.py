@@ -138,9 +138,8 @@ def _capt_alpha(net) -> float:
 def capt_representatives(trainer, batch) -> int:
     """How many representatives one training step of ``batch`` retrieves (they all go through the adapted
     encoder)."""
-    image, label = trainer.parse_batch_train(batch)
+    image, _, exclude = trainer.parse_batch_train(batch)
     net = trainer.model
-    exclude = [net.retriever.index_of.get(p) for p in trainer._impaths] if net.retriever else None
     with torch.no_grad(), trainer.autocast():
         out = net(image, "base", use_bank=True, exclude=exclude, train_views=True)
     return 0 if out.rep_index is None else int((out.rep_index >= 0).sum())

@@ -2,9 +2,10 @@
 
 Three entry points share :func:`collect_bank`:
 
-* :func:`stage1_hook` - appended to ``trainers.promptkd.STAGE1_HOOKS``, runs at the end of a PromptKD run;
-* :func:`build_bank_for_run` - from any PromptKD run directory (the standalone tool and stage 2 when the
-  file is missing);
+* :func:`stage1_hook` - registered with ``trainers.promptkd.register_stage1_hook``, runs at the end of a
+  PromptKD run;
+* :func:`ensure_bank` - stage 2's one call: the bank of exactly the weights it froze, loaded or rebuilt;
+* :func:`build_bank_for_run` - from any PromptKD run directory (the standalone tool, and ``ensure_bank``);
 * the per-sample statistics go through :func:`trainers.capt.bank.make_bank` (pure aggregation).
 
 Only base-class images of the train split are used, with their base labels; new-class labels and test
@@ -20,9 +21,10 @@ from torch.utils.data import DataLoader, Dataset
 
 from dassl.data.transforms import build_transform
 from dassl.utils import read_image, write_text_atomic
-from trainers.common.provenance import checkpoint_identity
+from trainers.common.provenance import checkpoint_identity, describe, same_weights
+from trainers.promptkd import register_stage1_hook
 
-from .bank import BankParams, make_bank, save_bank
+from .bank import BankParams, load_bank, make_bank, save_bank
 
 CONFIG_SNAPSHOT = "capt_stage1_config.yaml"
 
@@ -110,12 +112,13 @@ def deployed_checkpoint(trainer) -> str:
     return choose_checkpoint(os.path.join(trainer.output_dir, trainer.model_name), trainer.weights_epoch)
 
 
+@register_stage1_hook
 def stage1_hook(trainer) -> None:
     """Build ``confusion_bank.pt`` in the PromptKD output dir with the deployed student, recording its file.
 
     The deployed file is ``model-best.pth.tar`` under ``TEST.FINAL_MODEL best_val`` (what stage 2 freezes by
     the released precedence) and the last epoch file otherwise (what stage 2 freezes under the clean
-    protocol); stage 2 rebuilds the bank when it freezes other weights (``resources.load_or_build_bank``).
+    protocol); stage 2 rebuilds the bank when it freezes other weights (:func:`ensure_bank`).
     """
     cfg = trainer.cfg
     if "CAPT" not in cfg or not cfg.CAPT.BANK.BUILD_AFTER_STAGE1 or cfg.TRAINER.MODAL != "base2novel":
@@ -168,4 +171,34 @@ def build_bank_for_run(cfg, run_dir: str, epoch: int | None, device, run=None,
                                            "epoch": run.epoch})
     save_bank(bank, bank_path(cfg, run_dir))
     print(f"Saved Confusion Bank to {bank_path(cfg, run_dir)}")
+    return bank
+
+
+def ensure_bank(cfg, stage1, device) -> dict:
+    """The Confusion Bank of exactly the weights stage 2 freezes (``stage1``: a ``resources.Stage1``).
+
+    The rule: a bank file records the identity (file, sha256) of the stage-1 weights that built it. Stage 2
+    uses it only when that record matches the checkpoint it loaded; otherwise (other weights, no record, no
+    file) it rebuilds the bank from the loaded weights and replaces the file, so the bank's features and
+    predictions are always those of the frozen backbone. A bank of other classes is an error.
+    """
+    path = bank_path(cfg, stage1.directory)
+    bank = None
+    if os.path.isfile(path):
+        bank = load_bank(path)
+        built_from = bank.get("meta", {}).get("weights")
+        if same_weights(built_from, stage1.identity):
+            print(f"Confusion Bank: loading {path} (built from {describe(built_from)})")
+        else:
+            print(f"Confusion Bank: {path} was built from {describe(built_from)}, but stage 2 freezes "
+                  f"{describe(stage1.identity)}; rebuilding it from the frozen weights")
+            bank = None
+    else:
+        print(f"Confusion Bank: {path} not found; building it from the stage-1 run")
+    if bank is None:
+        bank = build_bank_for_run(cfg, stage1.directory, None, device, run=stage1.run,
+                                  identity=stage1.identity)
+    if bank["classnames"] != stage1.base_classnames:
+        raise ValueError(f"{path} was built for classes {bank['classnames']}, but the base classes are "
+                         f"{stage1.base_classnames}; delete it to rebuild")
     return bank

@@ -20,8 +20,8 @@ from torch import nn
 
 from clip import l2_normalize
 
+from .adapter import AdapterSet, dynamic_alpha
 from .mgde import MGDE
-from .sam import AdapterSet, dynamic_alpha
 from .sem import confusion_scores, gather_guidance, mine_pairs
 
 
@@ -51,14 +51,19 @@ class CaptOutput:
 class CaptNetwork(nn.Module):
     """Frozen ``student`` (``PromptKDStudent``) + trainable ``adapters`` and ``mgde``.
 
-    ``text_features`` [C_all, D] are the teacher's normalised class text features; ``class_sets`` maps
-    "base" / "new" to the label range of each set inside them.
+    ``text_features`` [C_all, D] are the teacher's normalised class text features; labels below
+    ``num_base`` are the base classes. What stage 1 provides besides the student is passed in whole:
+    ``guidance`` ("base" / "new" -> SEM tokens [2, C, C, D]), ``bank_n`` (the bank's pair counts [C_base,
+    C_base]), ``retriever`` (:class:`~trainers.capt.retrieval.BankRetriever`) and ``load_images``
+    (``(indices, train) -> images``, e.g. :class:`~trainers.capt.images.BankImages`). Without a bank the
+    network runs SEM without counts and never retrieves.
     """
 
     def __init__(self, student: nn.Module, text_features: torch.Tensor, num_base: int, logit_scale,
                  adapter_layers: list[int], settings: CaptSettings, kernel_size: int = 3,
                  mlp_branch: bool = True, n_sample_experts: int = 1, router_topk: int = 2, beta: float = 1.0,
-                 ffn_init: str = "last_block"):
+                 ffn_init: str = "last_block", guidance: dict[str, torch.Tensor] | None = None,
+                 bank_n: torch.Tensor | None = None, retriever=None, load_images=None):
         super().__init__()
         self.student = student.requires_grad_(False).eval()
         self.register_buffer("text_features", text_features.float().clone(), persistent=False)
@@ -69,10 +74,10 @@ class CaptNetwork(nn.Module):
         self.adapters = AdapterSet(adapter_layers, visual.width, kernel_size, mlp_branch)
         last_fc = visual.transformer.resblocks[-1].mlp.c_fc if ffn_init == "last_block" else None
         self.mgde = MGDE(text_features.shape[1], n_sample_experts, router_topk, beta, last_fc)
-        self.guidance: dict[str, torch.Tensor] = {}
-        self.bank_n: torch.Tensor | None = None
-        self.retriever = None
-        self.load_images = None  # (indices, train: bool) -> images tensor
+        self.guidance: dict[str, torch.Tensor] = dict(guidance or {})
+        self.bank_n = bank_n
+        self.retriever = retriever
+        self.load_images = load_images  # (indices, train: bool) -> images tensor
 
     # ------------------------------------------------------------------ modes and parameters
     def trainable_params(self) -> list[nn.Parameter]:
@@ -83,6 +88,13 @@ class CaptNetwork(nn.Module):
         self.student.eval()  # frozen backbone: batch-norm statistics never move
         self.__dict__["_rep_cache"] = {}
         return self
+
+    def bank_indices(self, paths) -> list[int | None]:
+        """Bank index of each image path (None outside the bank): a batch's own entries, never retrieved
+        for it."""
+        if self.retriever is None:
+            return [None] * len(paths)
+        return self.retriever.indices_of(paths)
 
     def classes(self, which: str) -> slice:
         return slice(0, self.num_base) if which == "base" else slice(self.num_base, None)

@@ -148,33 +148,36 @@ class ReleasedModel(EvalCacheMixin, nn.Module):
 
 
 class ReleasedMode:
-    """Loss and inference of the released-code replica, driven by the CAPT trainer."""
+    """Loss and inference of the released-code replica (driven by ``CAPTReleased``).
 
-    def __init__(self, trainer, model: ReleasedModel, pool: dict, prefix: str):
-        self.trainer, self.model = trainer, model
+    ``pool``: the image-pool JSON (``SPLE.PIC_LIB``), paths relative to ``prefix``; ``transform``: the test
+    transform the released code applies to pool images; ``seed``: the run's seed (negative draws, images).
+    """
+
+    def __init__(self, model: ReleasedModel, pool: dict, prefix: str, num_base: int, topk: int, seed: int,
+                 transform):
+        self.model, self.num_base, self.topk, self.transform = model, num_base, int(topk), transform
         self.pool = {int(label): [os.path.join(prefix, p) for p in paths]
                      for label, paths in pool["train"][0].values()}
-        self.num_base = len(trainer.dm.dataset.base_classnames)
-        self.rng = random.Random(max(int(trainer.cfg.SEED), 0))
+        self.rng = random.Random(max(int(seed), 0))
 
     def negatives(self, image, label) -> list[int]:
         """Hard-negative classes of the batch (see :func:`hard_negative_classes`) that have pool images."""
         ranking = self.model.teacher(image).argsort(dim=1, descending=True).tolist()
-        per_anchor = hard_negative_classes(ranking, label.tolist(), int(self.trainer.cfg.SPLE.INFER_TOPK),
-                                           self.num_base, self.rng)
+        per_anchor = hard_negative_classes(ranking, label.tolist(), self.topk, self.num_base, self.rng)
         return [c for picks in per_anchor for c in picks if self.pool.get(c)]
 
     def compute_loss(self, image, label):
-        m, tr = self.model, self.trainer
+        """``({"loss_contrastive": ...}, base-class logits of the anchors)``."""
+        m = self.model
         classes = self.negatives(image, label)
-        imgs = [tr.tf_test(read_image(self.rng.choice(self.pool[c]))) for c in classes]
+        imgs = [self.transform(read_image(self.rng.choice(self.pool[c]))) for c in classes]
         batch = torch.cat([image, torch.stack(imgs).to(image)]) if imgs else image
         labels = torch.cat([label, torch.tensor(classes, dtype=torch.long, device=label.device)])
         feats = m.student(batch)
         text = m.base_text()
         loss = symmetric_contrastive(feats, text[labels], m.scale)
-        base_logits = m.scale * feats[: label.shape[0]] @ text.t()
-        return {"loss_contrastive": loss}, {"acc": tr.accuracy(base_logits, label)}
+        return {"loss_contrastive": loss}, m.scale * feats[: label.shape[0]] @ text.t()
 
     @torch.no_grad()
     def backbone_logits(self, image):
@@ -191,49 +194,8 @@ class ReleasedMode:
         return m.scale * m.new_class_features(image) @ m.new_text.t()
 
 
-def build_released(trainer, stage1_dir: str):
-    """Build the replica on the CAPT trainer (called from ``CAPT.build_from_stage1``)."""
-    from datasets.pool import load_or_build_pool
-    from trainers.common.provenance import checkpoint_identity
-    from trainers.common.teacher import build_teacher
-    from trainers.promptkd import load_promptkd_run
-
-    from . import resources as res
-
-    cfg = trainer.cfg
+def check_released_cfg(cfg) -> None:
+    """The replica re-parameterises the teacher's context the released way only (``converse``)."""
     if cfg.SPLE.STACK.MODE not in ("converse", "loop+converse") or not 0 < float(cfg.SPLE.STACK.WEIGHT) <= 1:
         raise ValueError("CAPT.MODE released needs SPLE.STACK.MODE converse and 0 < SPLE.STACK.WEIGHT <= 1, "
                          f"got {cfg.SPLE.STACK.MODE!r} / {cfg.SPLE.STACK.WEIGHT}")
-    dataset = trainer.dm.dataset
-    names = list(dataset.all_classnames)
-    epoch = res.resolve_stage1(cfg, stage1_dir)
-    run = load_promptkd_run(cfg, stage1_dir, epoch=epoch, device=trainer.device, classnames=names,
-                            precision=trainer.weight_precision)
-    teacher = build_teacher(cfg, names[: run.num_base], trainer.device, trainer.weight_precision)
-    model = ReleasedModel(run, teacher, float(cfg.SPLE.STACK.WEIGHT),
-                          float(cfg.SPLE.STACK.WEIGHT_FOR_NEW)).to(trainer.device)
-    pool = load_or_build_pool(cfg.SPLE.PIC_LIB, cfg)
-    trainer.released = ReleasedMode(trainer, model, pool, dataset.split_prefix)
-    meta = res.stage2_meta(cfg, stage1_dir, run, checkpoint_identity(run.checkpoint, run.epoch),
-                           names[: run.num_base])
-    parts = ReleasedParts(model, meta)
-    trainer.network = model
-    trainer.finish_build(model, parts, meta)
-
-
-class ReleasedParts(nn.Module):
-    """Checkpointed part of the replica: the trainable tensors and the stage-1 metadata."""
-
-    def __init__(self, model: ReleasedModel, meta: dict):
-        super().__init__()
-        self.vision_prompts = model.student.vision_prompts
-        self.VPT_image_trans = model.student.VPT_image_trans
-        self.text_prompts = model.text_prompts
-        self.ctx = model.ctx
-        self.meta = dict(meta)
-
-    def get_extra_state(self):
-        return dict(self.meta)
-
-    def set_extra_state(self, state):
-        self.meta = dict(state or {})

@@ -1,31 +1,26 @@
-"""What stage 2 needs from stage 1: the run directory, its student checkpoint, the bank, the guidance.
+"""Everything stage 2 takes from stage 1, loaded in one call: :func:`load_stage1` -> :class:`Stage1`.
 
-Kept apart from the trainer so the rules (which checkpoint, which bank goes with it, where the SEM cache
-lives, what a cache key depends on, what a stage-2 checkpoint must match) are in one short file.
+Kept apart from the trainer so the rules (which checkpoint, which settings, where the SEM cache lives, what
+a cache key depends on) are in one short file. The stage-1 folder is read here and nowhere else; the
+Confusion Bank that goes with the frozen weights comes from :func:`trainers.capt.builder.ensure_bank`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
+from dataclasses import dataclass, field
 
 import torch
 
 from dassl.run_dir import BEST_FILE, choose_checkpoint, epoch_of
-from dassl.utils import write_json_atomic
-from trainers.common.provenance import describe, same_weights
+from trainers.common.provenance import checkpoint_identity
 
-from .bank import load_bank
-from .builder import bank_path, build_bank_for_run
 from .config import STAGE1_POLICIES
 from .sem import load_or_encode_guidance
+from .stage1_config import stage1_cfg
+from .teacher import StageTeacher
 
 STUDENT_FOLDER = "VLPromptLearner"
-STAGE2_META = "capt_stage2.json"
-# Written by every base-class evaluation of stage 2: the frozen backbone's errors (wrong_predictions format).
-
-
 
 
 def stage1_epoch(stage1_dir: str, epoch: int, policy: str = "released", clean: bool = False) -> int | None:
@@ -78,101 +73,65 @@ def check_stage1_dir(path: str) -> str:
     return path
 
 
-def load_or_build_bank(cfg, stage1_dir: str, run, frozen: dict, device) -> dict:
-    """The Confusion Bank of exactly the weights stage 2 freezes (``run.checkpoint``).
+@dataclass
+class Stage1:
+    """A frozen stage-1 run as stage 2 uses it.
 
-    The rule: a bank file records the identity (file, sha256) of the stage-1 weights that built it. Stage 2
-    uses it only when that record matches the checkpoint it loaded; otherwise (other weights, no record, no
-    file) it rebuilds the bank from the loaded weights and replaces the file, so the bank's features and
-    predictions are always those of the frozen backbone. ``frozen``: :func:`checkpoint_identity` of
-    ``run.checkpoint``.
+    Attributes:
+        directory: the PromptKD run folder (``SPLE.BACK_CKPT_PATH``).
+        cfg: stage 2's config with the stage-1 settings of that run (:func:`stage1_cfg`).
+        run: the frozen student, the teacher's class text features, ``num_base``, the loaded file.
+        identity: :func:`checkpoint_identity` of the loaded student file (bank and checkpoints check it).
+        guidance: SEM tokens per class set ("base", and "new" when new classes use CAPT).
+        teacher: a frozen teacher over the base classes when asked for (released mode, KD), else None.
     """
-    path = bank_path(cfg, stage1_dir)
-    if os.path.isfile(path):
-        bank = load_bank(path)
-        built_from = bank.get("meta", {}).get("weights")
-        if same_weights(built_from, frozen):
-            print(f"Confusion Bank: loading {path} (built from {describe(built_from)})")
-            return bank
-        print(f"Confusion Bank: {path} was built from {describe(built_from)}, but stage 2 freezes "
-              f"{describe(frozen)}; rebuilding it from the frozen weights")
-    else:
-        print(f"Confusion Bank: {path} not found; building it from the stage-1 run")
-    return build_bank_for_run(cfg, stage1_dir, None, device, run=run, identity=frozen)
+
+    directory: str
+    cfg: object
+    run: object
+    identity: dict
+    guidance: dict = field(default_factory=dict)
+    teacher: object = None
+
+    @property
+    def base_classnames(self) -> list[str]:
+        return list(self.run.classnames[: self.run.num_base])
+
+    def meta(self, mode: str) -> dict:
+        """What a stage-2 checkpoint records about this stage 1 (verified when it is loaded again)."""
+        return {"stage1_dir": os.path.abspath(self.directory), "stage1_checkpoint": self.run.checkpoint,
+                "stage1_epoch": self.run.epoch, "stage1_weights": self.identity,
+                "base_classnames": self.base_classnames, "mode": mode}
 
 
-def stage2_meta(cfg, stage1_dir: str, run, frozen: dict, base_classnames: list[str]) -> dict:
-    """What a stage-2 checkpoint records about its frozen stage 1 (verified when it is loaded again)."""
-    return {"stage1_dir": os.path.abspath(stage1_dir), "stage1_checkpoint": run.checkpoint,
-            "stage1_epoch": run.epoch, "stage1_weights": frozen,
-            "base_classnames": list(base_classnames), "mode": cfg.CAPT.MODE}
+def load_stage1(cfg, stage1_dir: str, classnames: list[str], device, precision: str, *,
+                guidance: bool = True, base_teacher: bool = False) -> Stage1:
+    """Read the stage-1 run once: its settings, the student file the policy picks, the teacher (its CLIP
+    loaded once), and, with ``guidance``, the SEM tokens of the class sets stage 2 refines."""
+    from trainers.promptkd import load_promptkd_run
+
+    check_stage1_dir(stage1_dir)
+    cfg = stage1_cfg(cfg, stage1_dir)
+    teacher = StageTeacher(cfg, device)
+    epoch = resolve_stage1(cfg, stage1_dir)
+    run = load_promptkd_run(cfg, stage1_dir, epoch=epoch, device=device, classnames=classnames,
+                            precision=precision, teacher=teacher.frozen(classnames, precision))
+    stage1 = Stage1(stage1_dir, cfg, run, checkpoint_identity(run.checkpoint, run.epoch))
+    if guidance:
+        stage1.guidance["base"] = guidance_for(cfg, stage1_dir, stage1.base_classnames,
+                                               run.base_text_features, teacher)
+        if float(cfg.SPLE.STACK.WEIGHT_FOR_NEW) > 0:
+            stage1.guidance["new"] = guidance_for(cfg, stage1_dir, classnames[run.num_base:],
+                                                  run.new_text_features, teacher)
+    if base_teacher:
+        stage1.teacher = teacher.frozen(stage1.base_classnames, precision)
+    return stage1
 
 
-def check_stage2_checkpoint(path: str, stored: dict, current: dict) -> None:
-    """Refuse stage-2 weights trained with another CAPT.MODE or on another stage-1 checkpoint."""
-    if stored.get("mode") != current["mode"]:
-        raise ValueError(f"{path} was trained with CAPT.MODE {stored.get('mode')!r}, but this run builds "
-                         f"CAPT.MODE {current['mode']!r}; set CAPT.MODE {stored.get('mode')} to evaluate it")
-    recorded = stored.get("stage1_weights")
-    if recorded is None:
-        print(f"Warning: {path} records no stage-1 weights identity (older checkpoint); it cannot be "
-              f"checked against {describe(current['stage1_weights'])}")
-        return
-    if not same_weights(recorded, current["stage1_weights"]):
-        raise ValueError(f"{path} was trained on the stage-1 weights {describe(recorded)}, but this run "
-                         f"freezes {describe(current['stage1_weights'])}; point SPLE.BACK_CKPT_PATH / "
-                         f"SPLE.BACK_CKPT_EPOCH / CAPT.STAGE1_CHECKPOINT / TEST.PROTOCOL at the stage-1 "
-                         f"weights it was trained on")
-
-
-def file_identity(path: str) -> str:
-    """Name, size and a hash of the first MiB: identifies a weights file without reading all of it."""
-    h = hashlib.sha1()
-    with open(path, "rb") as f:
-        h.update(f.read(1 << 20))
-    return f"{os.path.basename(path)}:{os.path.getsize(path)}:{h.hexdigest()[:16]}"
-
-
-class TeacherTextEncoder:
-    """The teacher CLIP's frozen text tower, no learned prompts (SEM texts). Loaded on first use."""
-
-    def __init__(self, cfg, device):
-        self.cfg, self.device, self._model = cfg, device, None
-        from clip import resolve_weights
-        from clip.config import weights_dir
-
-        name = cfg.TRAINER.PROMPTKD.TEACHER_NAME
-        self.identity = f"{name}|{file_identity(resolve_weights(name, weights_dir(cfg)))}"
-
-    @torch.no_grad()
-    def __call__(self, texts: list[str]) -> torch.Tensor:
-        from clip.tokenizer import tokenize
-        from trainers.common.backbone import load_clip
-
-        if self._model is None:
-            self._model = load_clip(self.cfg, name=self.cfg.TRAINER.PROMPTKD.TEACHER_NAME,
-                                    precision="fp32").to(self.device).eval()
-        tokens = tokenize(texts, context_length=self._model.context_length, truncate=True)
-        return self._model.encode_text(tokens.to(self.device)).float()
-
-
-def guidance_for(cfg, stage1_dir: str, classnames, class_feats, encoder: TeacherTextEncoder) -> torch.Tensor:
+def guidance_for(cfg, stage1_dir: str, classnames, class_feats, encoder: StageTeacher) -> torch.Tensor:
     sem = cfg.CAPT.SEM
     cache = sem.CACHE_DIR or os.path.join(stage1_dir, "sem_cache")
     return load_or_encode_guidance(
         list(classnames), cache, encoder.identity, encoder, class_feats, pair_file=sem.PAIR_FILE,
         desc_file=sem.DESC_FILE, templates={"common": sem.COMMON_TEMPLATE, "diff": sem.DIFF_TEMPLATE},
         k=int(sem.KMEANS_K), keep=int(sem.KEEP), iters=int(sem.KMEANS_ITERS))
-
-
-def write_stage2_meta(output_dir: str, meta: dict) -> None:
-    write_json_atomic(meta, os.path.join(output_dir, STAGE2_META))
-
-
-def read_stage2_meta(model_dir: str) -> dict:
-    path = os.path.join(model_dir, STAGE2_META)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"{path} not found: --model-dir must be a CAPT stage-2 output directory "
-                                f"(or pass SPLE.BACK_CKPT_PATH <stage-1 dir>)")
-    with open(path) as f:
-        return json.load(f)

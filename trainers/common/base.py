@@ -6,7 +6,9 @@ A method subclasses :class:`ClipTrainer` and supplies three things:
   its trainable tensors are declared by ``network.trainable_params()`` (or, by default, by the
   ``requires_grad`` flags the module set itself);
 * ``compute_loss(image, label)`` -> ``(losses, metrics)``: a dict of already weighted loss terms
-  (summed into the logged ``loss``) and a dict of extra scalars to log (e.g. ``acc``);
+  (summed into the logged ``loss``) and a dict of extra scalars to log (e.g. ``acc``); it receives
+  whatever ``parse_batch_train(batch)`` returns (``(image, label)`` by default, more when a method
+  needs more of the batch);
 * ``model_inference(image)`` -> logits (the default calls the network).
 
 The loop itself (precision/autocast, backward with the NaN check, one LR step per epoch after the
@@ -189,10 +191,10 @@ class ClipTrainer(ClipLoadModelMixin, TrainerX):
         self.gradients_synchronised = True
 
     def forward_backward(self, batch):
-        image, label = self.parse_batch_train(batch)
+        inputs = self.parse_batch_train(batch)  # (image, label, *what else the method's loss reads)
         loss_fn = self.__dict__.get("_distributed_loss") or self.compute_loss
         with self.autocast():
-            losses, metrics = loss_fn(image, label)
+            losses, metrics = loss_fn(*inputs)
         loss = sum(losses.values())
         self.backward_and_update(loss, losses)
         summary = self.loss_summary(loss, losses, metrics)

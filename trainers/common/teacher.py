@@ -139,16 +139,21 @@ class FrozenTeacher(nn.Module):
         return self.logit_scale * image @ self.text_features.t()
 
 
-def build_teacher(cfg, classnames: list[str], device, precision: str, checkpoint: str | None = None):
+def build_teacher(cfg, classnames: list[str], device, precision: str, checkpoint: str | None = None,
+                  clip_model=None):
     """Load the teacher CLIP (``TEACHER_NAME``), put the checkpoint's prompts in it and freeze it.
 
     Every checkpoint key is accounted for by ``clip.checkpoint_keys`` (class-dependent buffers dropped,
-    upstream's frozen zero-shot tower ignored, prompts and ``ctx`` verified as loaded).
+    upstream's frozen zero-shot tower ignored, prompts and ``ctx`` verified as loaded). ``clip_model``: an
+    already loaded teacher CLIP at ``precision`` to build on (it becomes the teacher's towers) instead of
+    loading one.
     """
     node = cfg.TRAINER.PROMPTKD
     path = checkpoint or resolve_teacher_checkpoint(node, cfg.DATASET.NAME, cfg.TRAINER.MODAL)
     print(f"Teacher: {node.TEACHER_NAME} with prompts from {path}")
-    clip_model = load_clip(cfg, name=node.TEACHER_NAME, precision=precision).to(device)
+    if clip_model is None:
+        clip_model = load_clip(cfg, name=node.TEACHER_NAME, precision=precision)
+    clip_model = clip_model.to(device)
     check_input_size(cfg, clip_model, name=node.TEACHER_NAME)
     model = VLPromptModel(clip_model, classnames, teacher_design(node))
     report = load_upstream_state_dict(model, load_checkpoint(path), source=path)
