@@ -25,9 +25,9 @@ STAGE1_KEYS = (
     "TRAINER.PROMPTKD.TEACHER_N_CTX",
     "TRAINER.PROMPTKD.TEACHER_DEPTH",
     "TRAINER.PROMPTKD.CTX_INIT",
-    "TRAINER.PROMPTKD.TEACHER_ROOT",
-    "TRAINER.PROMPTKD.TEACHER_CKPT",
 )
+# Not read from stage 1: where the teacher file lives (TEACHER_ROOT / TEACHER_CKPT). Both name one file in
+# different ways and relative to each run's working directory, so a difference is not a contradiction.
 
 
 def read_stage1_record(stage1_dir: str) -> dict | None:
