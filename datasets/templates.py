@@ -1,13 +1,16 @@
 """Text templates: the single prompt of each dataset and the ImageNet template ensembles.
 
-Templates are ``str.format`` patterns with one ``{}`` slot; insert the class name with underscores replaced
-by spaces. This module is the one table trainers read (``get_templates(cfg.DATASET.NAME)``); dataset
-classes expose the same strings as class attributes (``template``, ``kgcoop_template``, ``prograd_template``).
+Templates are ``str.format`` patterns with one ``{}`` slot; ``fill`` (from :mod:`clip.class_text`) inserts
+the class name with underscores replaced by spaces. This module is the one table trainers read
+(``get_templates(cfg.DATASET.NAME)``); dataset classes expose the same strings as class attributes
+(``template``, ``kgcoop_template``, ``prograd_template``).
 """
 
 from __future__ import annotations
 
 from typing import NamedTuple
+
+from clip.class_text import fill  # noqa: F401  (re-exported: the templates' one filling rule)
 
 
 class DatasetTemplates(NamedTuple):
@@ -98,11 +101,6 @@ def get_templates(dataset_name: str) -> DatasetTemplates:
         raise KeyError(
             f"No text template for dataset {dataset_name!r}; known: {sorted(DATASET_TEMPLATES)}"
         ) from None
-
-
-def fill(template: str, classname: str) -> str:
-    """Insert a class name the way every trainer does (underscores become spaces)."""
-    return template.format(classname.replace("_", " "))
 
 
 class TemplateMixin:

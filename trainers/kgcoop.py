@@ -21,10 +21,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from clip import l2_normalize, tokenize
+from clip.class_text import class_prompts, encode_class_texts
 from dassl.config import add_cfg_node, cfg_hook
 from dassl.engine import TRAINER_REGISTRY
-from datasets.templates import fill, get_templates
+from datasets.templates import get_templates
 from trainers.common.coop_prompt import CoOpPromptLearner
 from trainers.common.learnable_params import (
     LearnableParamsNetwork,
@@ -55,13 +55,10 @@ def build_kgcoop_learner(clip_model, classnames: list[str], node) -> CoOpPromptL
     return learner
 
 
-@torch.no_grad()
 def text_anchors(clip_model, classnames: list[str], template: str) -> torch.Tensor:
-    """Normalised frozen-CLIP text features [C, D] of ``template`` filled with each class name."""
-    prompts = [fill(template, name) for name in classnames]
-    print(f"Prompts: {prompts}")
-    tokens = tokenize(prompts).to(clip_model.token_embedding.weight.device)
-    return l2_normalize(clip_model.encode_text(tokens))
+    """Normalised frozen-CLIP text features [C, D] (fp32) of ``template`` filled with each class name."""
+    print(f"Prompts: {class_prompts([template], classnames)}")
+    return encode_class_texts(clip_model, template, classnames, normalize_each=False)
 
 
 def knowledge_gap(text_feats: torch.Tensor, anchors: torch.Tensor) -> torch.Tensor:

@@ -113,7 +113,7 @@ class ProGradNetwork(LearnableParamsNetwork):
         super().__init__(clip_model, names_to_update)
         self.learnable_params["prompt_learner"] = build_prograd_learner(clip_model, classnames, node)
         self.teacher_clip = [teacher_clip.lock()] if teacher_clip is not None else None  # not a submodule
-        self.teacher_text = text_anchors(teacher_clip or clip_model, classnames, template).float()
+        self.teacher_text = text_anchors(teacher_clip or clip_model, classnames, template)
 
     def text_features(self):
         return coop_text_features(self.clip, self.prompt_learner)

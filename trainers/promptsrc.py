@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import torch
 
-from clip import l2_normalize, tokenize
+from clip import l2_normalize
+from clip.class_text import encode_class_texts
 from dassl.config import add_cfg_node, cfg_hook
 from dassl.engine import TRAINER_REGISTRY
 from datasets import templates as dataset_templates
-from datasets.templates import fill
 from trainers.common.base import ClipTrainer
 from trainers.common.gpa import GaussianPromptAggregation
 from trainers.common.losses import promptsrc_losses
@@ -48,23 +48,11 @@ def add_promptsrc_cfg(cfg) -> None:
     )
 
 
-@torch.no_grad()
-def template_ensemble_features(
-    clip_model, classnames: list[str], templates=None, chunk: int = 1000
-) -> torch.Tensor:
+def template_ensemble_features(clip_model, classnames: list[str], templates=None) -> torch.Tensor:
     """Mean over templates (default PromptSRC's 60) of the unprompted CLIP text features (each not
     normalised), [C, D] in fp32."""
     templates = dataset_templates.PROMPTSRC_TEMPLATES if templates is None else templates
-    texts = [fill(t, name) for t in templates for name in classnames]
-    device = clip_model.logit_scale.device
-    tokens = tokenize(texts, clip_model.context_length)
-    feats = torch.cat(
-        [
-            clip_model.encode_text(tokens[i : i + chunk].to(device)).float()
-            for i in range(0, len(texts), chunk)
-        ]
-    )
-    return feats.view(len(templates), len(classnames), -1).mean(dim=0)
+    return encode_class_texts(clip_model, templates, classnames, normalize_each=False, normalize=False)
 
 
 @TRAINER_REGISTRY.register()

@@ -20,11 +20,11 @@ import time
 import torch
 import torch.nn.functional as F
 
+from clip.class_text import class_prompts, encode_class_texts
 from dassl.engine import TRAINER_REGISTRY, TrainerX
 from datasets import templates as dataset_templates
-from datasets.templates import fill, get_templates
+from datasets.templates import get_templates
 from trainers.common.backbone import load_clip
-from trainers.common.text import encode_class_texts
 
 
 @TRAINER_REGISTRY.register()
@@ -42,7 +42,7 @@ class ZeroshotCLIP(TrainerX):
         self.clip_model = load_clip(cfg, precision=precision).to(self.device).lock()
         templates = self.prompt_templates()
         for template in templates:
-            print(f"Prompts: {[fill(template, name) for name in classnames]}")
+            print(f"Prompts: {class_prompts([template], classnames)}")
         self.text_features = encode_class_texts(self.clip_model, templates, classnames, device=self.device)
         self.logit_scale = self.clip_model.logit_scale.detach().exp().float()
 

@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 import clip
+from clip.class_text import encode_class_texts
 from clip.testing import save_state_dict
 from dassl.atomic_io import write_json_atomic
 from tools.toy_world import data as toy_data
@@ -218,9 +219,7 @@ def zero_shot_accuracy(
 ) -> float:
     """10-way accuracy (%) of ``argmax norm(f_img) @ norm(f_text)ᵀ`` with one prompt per class."""
     model.eval()
-    text = F.normalize(
-        model.encode_text(clip.tokenize([template.format(c) for c in classnames])).float(), dim=-1
-    )
+    text = encode_class_texts(model, template, classnames, normalize_each=False)
     correct = 0
     for start in range(0, len(images), batch_size):
         batch = toy_data.to_model_input(images[start : start + batch_size]).to(model.dtype)

@@ -52,11 +52,9 @@ class StageTeacher:
 
     @torch.no_grad()
     def __call__(self, texts: list[str]) -> torch.Tensor:
-        from clip.tokenizer import tokenize
+        from clip.class_text import encode_texts
 
-        model = self.clip()
-        tokens = tokenize(texts, context_length=model.context_length, truncate=True)
-        return model.encode_text(tokens.to(self.device)).float()
+        return encode_texts(self.clip(), texts, self.device, truncate=True)
 
     def frozen(self, classnames: list[str], precision: str):
         """A :class:`FrozenTeacher` over ``classnames`` with the checkpoint's prompts, on a copy of the CLIP

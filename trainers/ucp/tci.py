@@ -15,28 +15,17 @@ import os
 
 import torch
 
-from clip import tokenize
+from clip.class_text import encode_class_texts
 from dassl.utils import save_torch_atomic
-from datasets.templates import fill
 
 CACHE_FORMAT = 1
 TEXT_TOWER_PREFIXES = ("token_embedding.", "positional_embedding", "transformer.", "ln_final.",
                        "text_projection")
 
 
-def tci_prompts(classnames: list[str], template: str) -> list[str]:
-    """The sentences whose text features are the TCI vectors."""
-    if "{}" not in template:
-        raise ValueError(f"TCI template {template!r} has no '{{}}' slot for the class name")
-    return [fill(template, name) for name in classnames]
-
-
-@torch.no_grad()
 def extract_tci(clip_model, classnames: list[str], template: str) -> torch.Tensor:
     """Text features [C, D] (fp32, CPU) of the class sentences through ``clip_model`` (no gradient)."""
-    device = clip_model.token_embedding.weight.device
-    tokens = tokenize(tci_prompts(classnames, template)).to(device)
-    return clip_model.encode_text(tokens).float().cpu()
+    return encode_class_texts(clip_model, template, classnames, normalize_each=False, normalize=False).cpu()
 
 
 def text_tower_fingerprint(clip_model) -> str:
