@@ -3,7 +3,9 @@
 Config merge order, later wins: Dassl defaults -> keys added by the hooks of
 every trainer/dataset module -> ``--dataset-config-file`` ->
 ``--config-file`` -> command-line flags (``--root``, ``--seed``...) ->
-trailing ``KEY VALUE`` pairs. Unknown keys are errors.
+trailing ``KEY VALUE`` pairs. Unknown keys are errors. An ``INPUT.PIXEL_MEAN`` /
+``INPUT.PIXEL_STD`` left unset (``[]``) is then filled in with the statistics
+stored with the backbone's weights (``dassl.config.pixel_stats``).
 
 Behaviours kept from the Dassl/CoOp family:
 
@@ -44,6 +46,7 @@ from dassl.config import (
     get_cfg_default,
     merge_cfg_from_file,
     merge_cfg_from_list,
+    resolve_pixel_stats,
 )
 from dassl.engine import build_trainer
 from dassl.run_state import (
@@ -157,6 +160,7 @@ def setup_cfg(args):
         merge_cfg_from_file(cfg, args.config_file)
     reset_cfg(cfg, args)
     merge_cfg_from_list(cfg, args.opts, source="command line")
+    resolve_pixel_stats(cfg)  # an unset INPUT.PIXEL_MEAN/STD: the backbone weights' statistics, recorded
     cfg.freeze()
     return cfg
 

@@ -1,7 +1,8 @@
-"""The config key this package owns: ``MODEL.CLIP_WEIGHTS_DIR`` (folder searched first for weights).
+"""The config key this package owns: ``MODEL.CLIP_WEIGHTS_DIR`` (folder searched first for weights), and
+the normalisation statistics of ``MODEL.BACKBONE.NAME``'s weights for an unset ``INPUT.PIXEL_MEAN/STD``.
 
-The hook registers only when the training engine (``dassl``) is present, so ``clip`` stays usable on
-its own (e.g. to pretrain a tiny CLIP).
+Both register only when the training engine (``dassl``) is present, so ``clip`` stays usable on its own
+(e.g. to pretrain a tiny CLIP).
 """
 
 import importlib.util
@@ -21,7 +22,20 @@ def weights_dir(cfg) -> str | None:
     return value or None
 
 
+def backbone_pixel_stats(cfg):
+    """(mean, std) stored with the CLIP weights ``MODEL.BACKBONE.NAME`` names (see :mod:`clip.preprocess`);
+    None for no backbone or one of Dassl's registered (non-CLIP) backbones."""
+    from clip.loader import pixel_stats
+    from dassl.modeling import BACKBONE_REGISTRY
+
+    name = str(cfg.MODEL.BACKBONE.NAME)
+    if not name or name in BACKBONE_REGISTRY.registered_names():
+        return None
+    return pixel_stats(name, weights_dir(cfg))
+
+
 if importlib.util.find_spec("dassl") is not None:
-    from dassl.config import cfg_hook
+    from dassl.config import cfg_hook, pixel_stats_source
 
     cfg_hook(add_clip_cfg)
+    pixel_stats_source(backbone_pixel_stats)

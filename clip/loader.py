@@ -1,4 +1,5 @@
-"""Find and load CLIP weights without touching the network, and build the matching preprocessing.
+"""Find and load CLIP weights without touching the network, and build the matching preprocessing
+(with the normalisation statistics stored with the weights, :mod:`clip.preprocess`).
 
 Names such as "ViT-B/16" map to OpenAI's file names ("ViT-B-16.pt"), searched in an explicit folder, the
 ``CLIP_WEIGHTS_DIR`` environment variable, this package's folder and ``~/.cache/clip``. Both OpenAI's
@@ -12,10 +13,9 @@ from collections.abc import Callable
 import torch
 
 from clip.model import CLIP, NON_TENSOR_KEYS, build_model
+from clip.preprocess import OPENAI, PixelStats, build_preprocess, record_path, stats_from_record
 
 ENV_VAR = "CLIP_WEIGHTS_DIR"
-OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
-OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
 
 _BASE = "https://openaipublic.azureedge.net/clip/models"
 MODEL_URLS = {
@@ -95,27 +95,23 @@ def load_state_dict(path: str) -> dict:
     return {k: v for k, v in state_dict.items() if k not in NON_TENSOR_KEYS}
 
 
-def to_rgb(image):
-    """PIL image -> RGB (a named function so that the transform pickles into data-loader workers)."""
-    return image.convert("RGB")
+def pixel_stats(name_or_path: str, weights_dir: str | None = None) -> PixelStats:
+    """The normalisation statistics of these weights: OpenAI's for a released model name (no file needed),
+    else those in the record beside the resolved file, else OpenAI's (see :mod:`clip.preprocess`)."""
+    if name_or_path in MODEL_URLS:
+        return OPENAI
+    return _stats_beside(resolve_weights(name_or_path, weights_dir))
 
 
-def build_preprocess(resolution: int):
-    """OpenAI's evaluation transform: bicubic resize, centre crop, RGB, tensor, CLIP mean/std."""
-    from torchvision.transforms import CenterCrop, Compose, InterpolationMode, Normalize, Resize, ToTensor
-
-    return Compose([
-        Resize(resolution, interpolation=InterpolationMode.BICUBIC),
-        CenterCrop(resolution),
-        to_rgb,
-        ToTensor(),
-        Normalize(OPENAI_MEAN, OPENAI_STD),
-    ])
+def _stats_beside(path: str) -> PixelStats:
+    return stats_from_record(record_path(path)) or OPENAI
 
 
 def load(name_or_path: str, device="cpu", precision: str = "fp32",
          weights_dir: str | None = None) -> tuple[CLIP, Callable]:
-    """(model in eval mode on ``device``, preprocess) for a model name or weights file."""
+    """(model in eval mode on ``device``, preprocess with the weights' mean/std) for a model name or
+    weights file."""
     path = resolve_weights(name_or_path, weights_dir)
     model = build_model(load_state_dict(path), precision=precision).to(device)
-    return model, build_preprocess(model.visual.input_resolution)
+    stats = OPENAI if name_or_path in MODEL_URLS else _stats_beside(path)
+    return model, build_preprocess(model.visual.input_resolution, stats)

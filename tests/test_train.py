@@ -105,6 +105,23 @@ def test_deterministic_flag_sets_key():
     assert train.setup_cfg(train.parse_args(["--deterministic"])).TRAIN.DETERMINISTIC is True
 
 
+def test_unset_pixel_statistics_are_resolved_into_the_frozen_config(tmp_path):
+    openai = ([0.48145466, 0.4578275, 0.40821073], [0.26862954, 0.26130258, 0.27577711])
+    cfg = train.setup_cfg(train.parse_args(["--backbone", "ViT-B/16"]))
+    assert cfg.is_frozen() and (cfg.INPUT.PIXEL_MEAN, cfg.INPUT.PIXEL_STD) == openai
+    # Dassl's own statistics when no backbone names CLIP weights.
+    cfg = train.setup_cfg(train.parse_args([]))
+    assert (cfg.INPUT.PIXEL_MEAN, cfg.INPUT.PIXEL_STD) == ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
+    # A YAML that sets them (as the published ones do) wins, and a KEY VALUE override wins over it.
+    own = _yaml(tmp_path / "own.yaml", "INPUT:\n  PIXEL_MEAN: [0.5, 0.5, 0.5]\n"
+                                       "  PIXEL_STD: [0.2, 0.2, 0.2]\n")
+    cfg = train.setup_cfg(train.parse_args(["--backbone", "ViT-B/16", "--config-file", own]))
+    assert (cfg.INPUT.PIXEL_MEAN, cfg.INPUT.PIXEL_STD) == ([0.5, 0.5, 0.5], [0.2, 0.2, 0.2])
+    cfg = train.setup_cfg(train.parse_args(["--backbone", "ViT-B/16", "--config-file", own,
+                                            "INPUT.PIXEL_STD", "[0.3, 0.3, 0.3]"]))
+    assert (cfg.INPUT.PIXEL_MEAN, cfg.INPUT.PIXEL_STD) == ([0.5, 0.5, 0.5], [0.3, 0.3, 0.3])
+
+
 # --------------------------------------------------------------- training
 
 

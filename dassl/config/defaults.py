@@ -26,8 +26,10 @@ _DEFAULTS = {
         # Names understood by dassl.data.transforms.build_transform.
         "TRANSFORMS": (),
         "NO_TRANSFORM": False,
-        "PIXEL_MEAN": [0.485, 0.456, 0.406],
-        "PIXEL_STD": [0.229, 0.224, 0.225],
+        # Per-channel normalisation; [] = unset: the statistics stored with the backbone's weights
+        # (OpenAI's for OpenAI CLIP), else ImageNet's (see dassl/config/pixel_stats.py).
+        "PIXEL_MEAN": [],
+        "PIXEL_STD": [],
         "CROP_PADDING": 4,
         "RRCROP_SCALE": (0.08, 1.0),
         "CUTOUT_N": 1,

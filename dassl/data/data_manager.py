@@ -9,6 +9,7 @@ from tabulate import tabulate
 from torch.utils.data import Dataset as TorchDataset
 
 from dassl.config.engine_keys import cfg_get
+from dassl.config.pixel_stats import pixel_stats
 from dassl.utils import read_image
 from dassl.utils.distributed import get_rank, get_world_size, is_distributed, shared_seed
 
@@ -218,7 +219,8 @@ class DatasetWrapper(TorchDataset):
         steps = [T.Resize(tuple(cfg.INPUT.SIZE), interpolation=INTERPOLATION_MODES[cfg.INPUT.INTERPOLATION])]
         steps.append(T.ToTensor())
         if "normalize" in cfg.INPUT.TRANSFORMS:
-            steps.append(T.Normalize(mean=cfg.INPUT.PIXEL_MEAN, std=cfg.INPUT.PIXEL_STD))
+            mean, std = pixel_stats(cfg)
+            steps.append(T.Normalize(mean=mean, std=std))
         self.to_tensor = T.Compose(steps)
 
     def __len__(self):

@@ -8,6 +8,7 @@ from PIL import Image
 
 import clip
 from clip import loader
+from clip.preprocess import OPENAI_MEAN, OPENAI_STD
 from clip.testing import save_state_dict, save_torchscript_archive
 
 pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning")
@@ -110,6 +111,6 @@ def test_preprocess_matches_clip_normalisation():
     image = Image.new("L", (64, 48), color=128)  # grayscale, not square: resized, cropped, made RGB
     out = transform(image)
     assert out.shape == (3, 32, 32)
-    for channel, (mean, std) in enumerate(zip(loader.OPENAI_MEAN, loader.OPENAI_STD)):
+    for channel, (mean, std) in enumerate(zip(OPENAI_MEAN, OPENAI_STD)):
         assert torch.allclose(out[channel], torch.full((32, 32), (128 / 255 - mean) / std), atol=1e-5)
     assert transform.transforms[0].interpolation.value == "bicubic"

@@ -4,8 +4,8 @@ pretrain the toy CLIPs that are missing.
     python -m tools.toy_world.build [--root DATA] [--clip-dir clip] [--force]
 
 Each step is skipped when its output is already there and matches the current code: the datasets by their
-``prepared.json`` markers, each model by its ``clip/<name>.json`` record (architecture, recipe and data
-configuration must be the ones this code would use). ``--force`` rebuilds everything.
+``prepared.json`` markers, each model by its ``clip/<name>.json`` record (architecture, recipe, image
+normalisation and data configuration must be the ones this code would use). ``--force`` rebuilds everything.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 import clip
+from clip.preprocess import RECORD_KEY, record_entry
 from tools.toy_world import data as toy_data
 from tools.toy_world import pretrain
 from tools.toy_world.models import TOY_MODELS
@@ -45,6 +46,7 @@ def model_is_current(name: str, clip_dir: Path, prepare_config: PrepareConfig) -
         "architecture": TOY_MODELS[name].to_dict(),
         "recipe": json.loads(json.dumps(asdict(pretrain.RECIPES[name]))),
         "caption_templates": list(pretrain.CAPTION_TEMPLATES),
+        RECORD_KEY: record_entry(toy_data.PIXEL_STATS),
     }
     for key, value in expected.items():
         if record.get(key) != value:

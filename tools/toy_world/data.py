@@ -1,8 +1,9 @@
 """Reading the prepared images into memory the way the evaluation pipeline sees them.
 
 The downstream loaders open each PNG as RGB, resize it bicubically to ``INPUT.SIZE`` and normalise with
-CLIP's mean and std. Resizing the greyscale image and replicating it to three channels gives exactly the
-same tensor, so the pool is held as ``uint8 [N, R, R]`` (a quarter of the memory) and expanded per batch.
+the toy models' mean and std (``PIXEL_STATS``: OpenAI CLIP's, stored in each model's record). Resizing the
+greyscale image and replicating it to three channels gives exactly the same tensor, so the pool is held as
+``uint8 [N, R, R]`` (a quarter of the memory) and expanded per batch.
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ import numpy as np
 import torch
 from PIL import Image
 
+from clip.preprocess import OPENAI
 from tools.toy_world.prepare import IMAGE_DIR, POOL_FILE, SPLIT_FILE
 
-CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
-CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+# The normalisation the toy models are pretrained with; written into their records (``preprocess``), from
+# which every later run takes it.
+PIXEL_STATS = OPENAI
 
 
 def read_entries(dataset_dir: Path, part: str) -> list[list]:
@@ -68,6 +71,6 @@ def load_images(
 def to_model_input(images: torch.Tensor) -> torch.Tensor:
     """``uint8 [B, R, R]`` -> normalised ``float [B, 3, R, R]`` (grey replicated to RGB)."""
     x = images.to(torch.float32).div_(255.0).unsqueeze(1).expand(-1, 3, -1, -1)
-    mean = torch.tensor(CLIP_MEAN).view(1, 3, 1, 1)
-    std = torch.tensor(CLIP_STD).view(1, 3, 1, 1)
+    mean = torch.tensor(PIXEL_STATS.mean).view(1, 3, 1, 1)
+    std = torch.tensor(PIXEL_STATS.std).view(1, 3, 1, 1)
     return (x - mean) / std

@@ -28,6 +28,7 @@ from tqdm import tqdm
 
 import clip
 from clip.class_text import encode_class_texts
+from clip.preprocess import RECORD_KEY, record_entry
 from clip.testing import save_state_dict
 from dassl.atomic_io import write_json_atomic
 from tools.toy_world import data as toy_data
@@ -279,6 +280,7 @@ def build_model_files(
         "seed": recipe.seed,
         "recipe": asdict(recipe),
         "caption_templates": list(CAPTION_TEMPLATES),
+        RECORD_KEY: record_entry(toy_data.PIXEL_STATS),
         "data": {
             "dataset": "Fashion-MNIST",
             "pretraining_images": len(pool[0]),

@@ -1,8 +1,8 @@
 """Image transforms built from ``cfg.INPUT``.
 
-With the shipped CLIP configs (224, bicubic, CLIP mean/std) the test
-transform equals CLIP's own preprocessing: resize the shorter side, centre
-crop, to tensor, normalise.
+With the shipped CLIP configs (224, bicubic, the mean/std stored with the
+weights, see :mod:`dassl.config.pixel_stats`) the test transform equals CLIP's own
+preprocessing: resize the shorter side, centre crop, to tensor, normalise.
 """
 
 import random
@@ -25,10 +25,10 @@ from torchvision.transforms import (
 from torchvision.transforms import functional as F
 from torchvision.transforms.functional import InterpolationMode
 
+from dassl.config.pixel_stats import pixel_stats
+
 __all__ = [
     "AVAI_CHOICES",
-    "CLIP_PIXEL_MEAN",
-    "CLIP_PIXEL_STD",
     "INTERPOLATION_MODES",
     "Cutout",
     "GaussianNoise",
@@ -61,10 +61,6 @@ AVAI_CHOICES = [
 # Augmentation policies of the semi-supervised trainers; no CLIP config uses them.
 _UNSUPPORTED = {"imagenet_policy", "cifar10_policy", "svhn_policy", "randaugment",
                 "randaugment_fixmatch", "randaugment2"}
-
-# Normalisation constants of OpenAI CLIP (the shipped CLIP configs set these as INPUT.PIXEL_MEAN/STD).
-CLIP_PIXEL_MEAN = [0.48145466, 0.4578275, 0.40821073]
-CLIP_PIXEL_STD = [0.26862954, 0.26130258, 0.27577711]
 
 INTERPOLATION_MODES = {
     "bilinear": InterpolationMode.BILINEAR,
@@ -158,6 +154,11 @@ def _step(steps, message, transform):
     steps.append(transform)
 
 
+def _normalize_step(steps, cfg):
+    mean, std = pixel_stats(cfg)
+    _step(steps, f"normalization (mean={mean}, std={std})", Normalize(mean=mean, std=std))
+
+
 def _build_train(cfg, choices):
     print("Building transform_train")
     inp = cfg.INPUT
@@ -202,11 +203,7 @@ def _build_train(cfg, choices):
             Cutout(inp.CUTOUT_N, inp.CUTOUT_LEN),
         )
     if "normalize" in choices:
-        _step(
-            steps,
-            f"normalization (mean={inp.PIXEL_MEAN}, std={inp.PIXEL_STD})",
-            Normalize(mean=inp.PIXEL_MEAN, std=inp.PIXEL_STD),
-        )
+        _normalize_step(steps, cfg)
     if "gaussian_noise" in choices:
         _step(
             steps,
@@ -228,11 +225,7 @@ def _build_test(cfg, choices):
     _step(steps, f"{size[0]}x{size[1]} center crop", CenterCrop(size))
     _step(steps, "to torch tensor of range [0, 1]", ToTensor())
     if "normalize" in choices:
-        _step(
-            steps,
-            f"normalization (mean={inp.PIXEL_MEAN}, std={inp.PIXEL_STD})",
-            Normalize(mean=inp.PIXEL_MEAN, std=inp.PIXEL_STD),
-        )
+        _normalize_step(steps, cfg)
     if "instance_norm" in choices:
         _step(steps, "instance normalization", InstanceNormalization())
     return Compose(steps)

@@ -7,15 +7,21 @@ from torchvision.transforms import functional as F
 from torchvision.transforms.functional import InterpolationMode
 
 from dassl.config import get_cfg_default
-from dassl.data.transforms import CLIP_PIXEL_MEAN, CLIP_PIXEL_STD, INTERPOLATION_MODES, build_transform
+from dassl.data.transforms import INTERPOLATION_MODES, build_transform
 from dassl.data.transforms.transforms import Cutout, InstanceNormalization
 
 CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073]
 CLIP_STD = [0.26862954, 0.26130258, 0.27577711]
 
 
-def test_clip_constants():
-    assert CLIP_PIXEL_MEAN == CLIP_MEAN and CLIP_PIXEL_STD == CLIP_STD
+def test_unset_statistics_without_a_backbone_are_dassls_imagenet_ones(capsys):
+    cfg = get_cfg_default()
+    cfg.INPUT.TRANSFORMS = ("normalize",)
+    assert cfg.INPUT.PIXEL_MEAN == [] and cfg.INPUT.PIXEL_STD == []
+    for is_train in (True, False):
+        normalize = build_transform(cfg, is_train=is_train).transforms[-1]
+        assert (normalize.mean, normalize.std) == ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
+    assert "normalization (mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225])" in capsys.readouterr().out
 
 
 def clip_cfg():

@@ -6,6 +6,7 @@ from dataclasses import asdict, replace
 import pytest
 
 from tools.toy_world import build, pretrain
+from tools.toy_world import data as toy_data
 from tools.toy_world.models import TOY_MODELS
 from tools.toy_world.prepare import PrepareConfig
 
@@ -15,6 +16,7 @@ def _write_record(directory, name, prepare_config, **changes):
         "architecture": TOY_MODELS[name].to_dict(),
         "recipe": json.loads(json.dumps(asdict(pretrain.RECIPES[name]))),
         "caption_templates": list(pretrain.CAPTION_TEMPLATES),
+        "preprocess": {"mean": list(toy_data.PIXEL_STATS.mean), "std": list(toy_data.PIXEL_STATS.std)},
         "data": {"prepare_config": asdict(prepare_config)},
     }
     record.update(changes)
@@ -35,6 +37,9 @@ def test_model_is_current(tmp_path):
     _write_record(tmp_path, "ToyViT-S", config, recipe={"steps": 1})
     current, reason = build.model_is_current("ToyViT-S", tmp_path, config)
     assert not current and "recipe differs" in reason
+    _write_record(tmp_path, "ToyViT-S", config, preprocess={"mean": [0.5] * 3, "std": [0.5] * 3})
+    current, reason = build.model_is_current("ToyViT-S", tmp_path, config)
+    assert not current and "preprocess differs" in reason
     (tmp_path / "ToyViT-S.json").write_text("{not json")
     assert "not valid JSON" in build.model_is_current("ToyViT-S", tmp_path, config)[1]
 

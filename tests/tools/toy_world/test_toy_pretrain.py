@@ -102,7 +102,7 @@ def test_model_inputs_match_the_evaluation_preprocessing(small_root):
     directory = dataset_dir(small_root)
     entries = toy_data.read_entries(directory, "test")[:3]
     images, _ = toy_data.load_images(directory, entries, 32, workers=1)
-    preprocess = clip.build_preprocess(32)
+    preprocess = clip.build_preprocess(32, toy_data.PIXEL_STATS)
     expected = torch.stack([preprocess(Image.open(directory / "images" / e[0])) for e in entries])
     torch.testing.assert_close(toy_data.to_model_input(images), expected, atol=1e-6, rtol=0)
 
@@ -123,6 +123,10 @@ def test_written_files_load_by_name_and_record_the_run(small_root, tmp_path):
     assert saved["data"]["pretraining_images"] == 30 and saved["data"]["images_seen"] == 24
     assert saved["zero_shot"]["num_images"] == 20 and 0.0 <= saved["zero_shot"]["accuracy"] <= 100.0
     assert saved["file_bytes"] == weights.stat().st_size
+    # The normalisation the model was trained with is read back from the record by every later run.
+    assert clip.pixel_stats("ToyViT-S", str(tmp_path)) == toy_data.PIXEL_STATS
+    stats = toy_data.PIXEL_STATS
+    assert saved["preprocess"] == {"mean": list(stats.mean), "std": list(stats.std)}
     test_images, test_labels = toy_data.load_images(
         dataset_dir(small_root), toy_data.read_entries(dataset_dir(small_root), "test"), 32, workers=1
     )
