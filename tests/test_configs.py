@@ -163,3 +163,42 @@ def test_shell_script_parses_and_can_be_run(path):
     _require("datasets", "trainers")
     for name in re.findall(r"--trainer\s+([A-Za-z_]\w*)", text):
         assert name in _registry(), f"{_rel(path)} runs --trainer {name}, which is not registered"
+
+
+# What every shipped trainer config normalised images with before the statistics moved to the weights
+# (then written out in 20 YAML files and inherited by the rest): OpenAI CLIP's, for OpenAI and toy weights.
+SHIPPED_MEAN = [0.48145466, 0.4578275, 0.40821073]
+SHIPPED_STD = [0.26862954, 0.26130258, 0.27577711]
+
+
+@pytest.mark.parametrize("path", TRAINER_CONFIGS, ids=_rel)
+def test_trainer_config_normalises_as_before(path, monkeypatch):
+    _require("datasets", "trainers")
+    from dassl.config import resolve_pixel_stats
+
+    monkeypatch.delenv("CLIP_WEIGHTS_DIR", raising=False)  # the toy backbones' records in clip/
+    cfg = resolve_pixel_stats(_load(path))
+    assert (cfg.INPUT.PIXEL_MEAN, cfg.INPUT.PIXEL_STD) == (SHIPPED_MEAN, SHIPPED_STD), (
+        f"{_rel(path)} ({cfg.MODEL.BACKBONE.NAME}) now normalises with mean {cfg.INPUT.PIXEL_MEAN}, "
+        f"std {cfg.INPUT.PIXEL_STD}")
+
+
+def test_toy_configs_take_the_statistics_from_the_toy_records(tmp_path):
+    """The toy backbones' statistics are read from their records, not assumed: another record shows."""
+    _require("datasets", "trainers")
+    import json
+
+    from dassl.config import pixel_stats
+
+    toy = [p for p in TRAINER_CONFIGS if p.name.startswith("toy_")]
+    assert toy
+    own = {"mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25]}
+    for name in ("ToyViT-S", "ToyViT-L"):
+        record = json.loads((REPO / "clip" / f"{name}.json").read_text())
+        assert record["preprocess"] == {"mean": SHIPPED_MEAN, "std": SHIPPED_STD}, name
+        (tmp_path / f"{name}.pt").symlink_to(REPO / "clip" / f"{name}.pt")
+        (tmp_path / f"{name}.json").write_text(json.dumps({**record, "preprocess": own}))
+    for path in toy:
+        cfg = _load(path)
+        cfg.MODEL.CLIP_WEIGHTS_DIR = str(tmp_path)
+        assert pixel_stats(cfg) == (own["mean"], own["std"]), _rel(path)
