@@ -37,6 +37,14 @@ def test_retrieval_falls_back_to_class_members_but_never_the_query():
     assert out.tolist() == [[[-1]]]
 
 
+def cell_candidates(r: BankRetriever, p: int, j: int) -> torch.Tensor:
+    """Members of the cells (j -> p) and (p -> j) read from the bank's dict; none outside the bank."""
+    if not (0 <= p < r.num_classes and 0 <= j < r.num_classes):
+        return torch.empty(0, dtype=torch.long)
+    items = r.cells.get(j, {}).get(p, []) + r.cells.get(p, {}).get(j, [])
+    return torch.tensor(sorted(set(items)), dtype=torch.long)
+
+
 def per_pair_retrieval(r: BankRetriever, query, pseudo, pairs, n_rep, exclude):
     """The retrieval rule written pair by pair: cells (j -> p) and (p -> j), else class j, never the query."""
     query = torch.nn.functional.normalize(query.float(), dim=-1)
@@ -45,7 +53,8 @@ def per_pair_retrieval(r: BankRetriever, query, pseudo, pairs, n_rep, exclude):
         skip = -1 if exclude[b] is None else exclude[b]
         for k in range(pairs.shape[1]):
             p, j = int(pseudo[b]), int(pairs[b, k])
-            cand = r.candidates(p, j)
+            cand = cell_candidates(r, p, j)
+            assert torch.equal(r.candidates(p, j), cand)
             cand = cand[cand != skip]
             if cand.numel() == 0 and 0 <= j < r.num_classes:
                 cand = torch.nonzero(r.labels == j).flatten()
@@ -79,6 +88,20 @@ def test_batched_retrieval_equals_the_per_pair_rule_on_a_random_bank():
         assert torch.equal(r.retrieve(query, pseudo, pairs, n_rep, exclude), expected), n_rep
     assert torch.equal(r.retrieve(query, pseudo, pairs, 2), per_pair_retrieval(r, query, pseudo, pairs, 2,
                                                                               [None] * 16))
+
+
+def test_retrieval_keeps_nothing_between_calls():
+    bank = small_bank()
+    bank["cells"][0][1] = [0, 4]  # sample 4 is of class 1: cell members are taken as the bank lists them
+    r = BankRetriever(bank)
+    state = {k: len(v) if hasattr(v, "__len__") else v for k, v in vars(r).items()}
+    gen = torch.Generator().manual_seed(0)
+    for _ in range(20):
+        pairs = torch.randint(-1, 3, (4, 2), generator=gen)
+        r.retrieve(torch.randn(4, 2, generator=gen), torch.randint(0, 2, (4,), generator=gen), pairs, 2)
+    assert {k: len(v) if hasattr(v, "__len__") else v for k, v in vars(r).items()} == state
+    assert r.candidates(1, 0).tolist() == r.candidates(0, 1).tolist() == [0, 2, 3, 4]
+    assert r.candidates(0, 0).tolist() == [] and r.candidates(-1, 0).tolist() == []
 
 
 def test_adapter_starts_at_zero_and_skips_cls_and_prompts():
