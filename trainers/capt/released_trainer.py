@@ -46,6 +46,6 @@ class CAPTReleased(CaptStage2):
         losses, base_logits = self.released.compute_loss(image, label)
         return losses, {"acc": self.accuracy(base_logits, label)}
 
-    def inference(self, image, split: str):
-        backbone = self.released.backbone_logits(image) if split == "val" else None
+    def inference(self, image, split: str, backbone: bool):
+        backbone = self.released.backbone_logits(image) if backbone and split == "val" else None
         return self.released.inference(image, split), backbone

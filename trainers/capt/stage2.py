@@ -6,7 +6,8 @@ A stage-2 trainer (the paper's :class:`~trainers.capt.trainer.CAPT`, the release
 * ``build_from(stage1)`` -> ``(model, {name: module or parameter a checkpoint holds})`` from a loaded
   :class:`~.resources.Stage1`;
 * ``compute_loss(image, label, ...)`` (the extra arguments are what its ``parse_batch_train`` returns);
-* ``inference(image, split)`` -> (logits, frozen-backbone logits or None) for the evaluated split.
+* ``inference(image, split, backbone)`` -> (logits, frozen-backbone logits or None) for the evaluated
+  split; ``backbone`` says whether the frozen backbone's logits are wanted (they are scored once per split).
 
 Everything else (the stage-1 load, freezing, optimiser, the stage-2 metadata, loading weights with checks,
 the new-class re-run, scoring the frozen backbone beside base-class evaluations) lives here once.
@@ -94,6 +95,7 @@ class CaptStage2(ClipTrainer):
         self.tf_train = build_transform(self.cfg, is_train=True)
         self.tf_test = build_transform(self.cfg, is_train=False)
         self.network = None
+        self._backbone_reports: dict[str, dict] = {}
         stage1 = self.cfg.SPLE.BACK_CKPT_PATH
         if not os.path.isdir(os.path.join(stage1, STUDENT_FOLDER)):
             print(f"Note: SPLE.BACK_CKPT_PATH={stage1!r} is not a stage-1 run; the model is built when "
@@ -111,6 +113,7 @@ class CaptStage2(ClipTrainer):
         parts = Stage2Parts(members, meta)
         self.network = self.model = model
         self.stage2_meta = dict(meta)
+        self._backbone_reports: dict[str, dict] = {}  # split -> the frozen backbone's scores on it
         params = freeze_all_but(model, list(model.trainable_params()))
         report_trainable(model, params)
         self.optim = build_optimizer(params, self.cfg.OPTIM)
@@ -181,27 +184,39 @@ class CaptStage2(ClipTrainer):
         self._eval_split = split  # the evaluated split's own items name its classes (dassl trainer)
         if split != "val":
             return super().test(split)
-        main = self.evaluator
-        tee = self._tee = BackboneTee(main, build_evaluator(self.cfg, lab2cname=self.lab2cname))
-        self.evaluator = tee
-        try:
+        # The frozen backbone gives the same predictions on every evaluation of a split: scored once.
+        report = self._backbone_reports.get(split)
+        if report is not None:
             result = super().test(split)
-        finally:
-            self.evaluator, self._tee = main, None
-        if tee.side_processed:
-            self.write_backbone_predictions(tee.side, split)
+        else:
+            main = self.evaluator
+            tee = self._tee = BackboneTee(main, build_evaluator(self.cfg, lab2cname=self.lab2cname))
+            self.evaluator = tee
+            try:
+                result = super().test(split)
+            finally:
+                self.evaluator, self._tee = main, None
+            if tee.side_processed:
+                report = self._backbone_reports[split] = self.backbone_report(tee.side)
+        if report is not None:
+            self.write_backbone_predictions(report, split)
         return result
 
-    def write_backbone_predictions(self, side, split: str):
-        """The frozen stage-1 backbone's errors on the evaluated split: the resolved rate's baseline."""
+    def backbone_report(self, side) -> dict:
+        """What ``backbone_wrong_predictions.json`` holds, from the evaluator that scored the backbone."""
         names = getattr(self, "_eval_lab2cname", None) or self.lab2cname
         side.set_class_names(names)
         summary = side.summary()
+        return {"classnames": [names[i] for i in sorted(names)], "total": summary["total"],
+                "wrong": side.wrong_predictions(), "accuracy": summary["accuracy"]}
+
+    def write_backbone_predictions(self, report: dict, split: str):
+        """The frozen stage-1 backbone's errors on the evaluated split: the resolved rate's baseline."""
         path = os.path.join(self.output_dir, BACKBONE_WRONG_FILE)
-        write_wrong_predictions(path, split, [names[i] for i in sorted(names)], summary["total"],
-                                side.wrong_predictions(), accuracy=summary["accuracy"],
+        write_wrong_predictions(path, split, report["classnames"], report["total"], report["wrong"],
+                                accuracy=report["accuracy"],
                                 stage1_weights=self.stage2_meta["stage1_weights"])
-        print(f"Frozen stage-1 backbone on the *{split}* set: accuracy {summary['accuracy']:.2f}% ({path})")
+        print(f"Frozen stage-1 backbone on the *{split}* set: accuracy {report['accuracy']:.2f}% ({path})")
 
     def weights_selected_on_test(self) -> bool:
         """Own best-val selection, or a frozen backbone that PromptKD selected on the base test set."""
@@ -212,11 +227,12 @@ class CaptStage2(ClipTrainer):
     def model_inference(self, image):
         """Evaluation logits in fp32, computed under the run's autocast as training is; on base-class
         evaluations the frozen backbone's logits go to the evaluator's side."""
+        tee = getattr(self, "_tee", None)
         with self.autocast():
-            logits, backbone = self.inference(image, getattr(self, "_eval_split", "val"))
-            if backbone is not None and getattr(self, "_tee", None) is not None:
-                self._tee.pending.append(backbone.float())
+            logits, backbone = self.inference(image, getattr(self, "_eval_split", "val"), tee is not None)
+            if backbone is not None and tee is not None:
+                tee.pending.append(backbone.float())
             return logits.float()
 
-    def inference(self, image, split: str):  # pragma: no cover - abstract
+    def inference(self, image, split: str, backbone: bool):  # pragma: no cover - abstract
         raise NotImplementedError

@@ -114,11 +114,11 @@ class CAPT(CaptStage2):
         return losses, {"acc": self.accuracy(out.logits, label)}
 
     # ------------------------------------------------------------------ evaluation
-    def inference(self, image, split: str):
+    def inference(self, image, split: str, backbone: bool):
         net = self.model
         if split == "val":
             out = net(image, "base", use_bank=bool(self.cfg.CAPT.INFER.USE_BANK))
-            return out.logits, out.stage1_logits
+            return out.logits, out.stage1_logits if backbone else None
         w = float(self.cfg.SPLE.STACK.WEIGHT_FOR_NEW)
         z = net.stage1(image, "new")[0]
         if w == 0:

@@ -158,6 +158,25 @@ def test_new_classes_by_eval_only_and_by_rerun(runs):
     assert acc_eval == acc_rerun == new_class_results(runs["tmp"] / "stage1_new")
 
 
+def reevaluate_without_backbone_work(trainer, run_dir, tmp_path, monkeypatch):
+    """Evaluate ``trainer`` on the base test split again (into ``tmp_path``): the frozen backbone was scored
+    by the run's own evaluation, so it is neither scored again nor run again, and its file is the same."""
+    import trainers.capt.stage2 as stage2
+
+    tees, tee = [], stage2.BackboneTee
+    monkeypatch.setattr(stage2, "BackboneTee", lambda *args: tees.append(args) or tee(*args))
+    tmp_path.mkdir(exist_ok=True)
+    monkeypatch.setattr(trainer, "output_dir", str(tmp_path))
+    trainer.test("val")
+    assert tees == []
+    name = "backbone_wrong_predictions.json"
+    assert json.loads((tmp_path / name).read_text()) == json.loads((run_dir / name).read_text())
+
+
+def test_frozen_backbone_is_scored_once_per_split(runs, tmp_path, monkeypatch):
+    reevaluate_without_backbone_work(runs["trainer"], runs["stage2"], tmp_path, monkeypatch)
+
+
 def test_weight_for_new_zero_gives_stage1_logits(runs):
     trainer = runs["trainer"]
     images = torch.randn(3, 3, 32, 32, device=trainer.device)
@@ -179,7 +198,7 @@ def test_standalone_bank_tool(runs, tmp_path):
     assert bank["view_preds"].shape == (36, 1)
 
 
-def test_released_mode_replica_trains(runs, logged_trainable):
+def test_released_mode_replica_trains(runs, logged_trainable, tmp_path, monkeypatch):
     out = runs["tmp"] / "released"
     opts = [*runs["opts"], "CAPT.MODE", "released", "OPTIM.MAX_EPOCH", "1", "SPLE.INFER_TOPK", "2"]
     trainer = train(runs["toy"], argv(runs["root"], out, "CAPT", runs["config2"], opts))
@@ -187,6 +206,10 @@ def test_released_mode_replica_trains(runs, logged_trainable):
     # the frozen backbone, scored beside the replica, is stage 1 on the same base-class test images
     backbone = json.loads((out / "backbone_wrong_predictions.json").read_text())
     assert backbone["accuracy"] == json.loads((runs["stage1"] / "results.json").read_text())["accuracy"]
+    calls, backbone_logits = [], trainer.released.backbone_logits
+    monkeypatch.setattr(trainer.released, "backbone_logits", lambda x: calls.append(x) or backbone_logits(x))
+    reevaluate_without_backbone_work(trainer, out, tmp_path / "again", monkeypatch)
+    assert calls == []  # the extra stage-1 pass of the replica's backbone file runs once per split
     state = torch.load(out / "CAPT" / "model.pth.tar-1", weights_only=False)["state_dict"]
     assert "ctx" in state and any(k.startswith("VPT_image_trans.") for k in state)
     assert "VPT_image_trans.conv1.1.running_mean" in state  # the projector's BatchNorm trained (train mode)
