@@ -99,7 +99,7 @@ class MGDE(nn.Module):
         feature = feature.float()
         query = l2_normalize(feature)
         u = query
-        if reps is not None and rep_mask is not None and bool(rep_mask.any()):
+        if reps is not None and rep_mask is not None:  # rows without representatives keep u = query
             mask = rep_mask.float().unsqueeze(-1)
             mean = (reps.float() * mask).sum(1) / mask.sum(1).clamp_min(1.0)
             u = torch.where(rep_mask.any(dim=1, keepdim=True), query - mean, query)

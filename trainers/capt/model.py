@@ -113,15 +113,16 @@ class CaptNetwork(nn.Module):
         tokens = s.image_encoder(images, prompts=s.vision_prompts, adapters=self.adapters)
         return s.VPT_image_trans(tokens).float()
 
-    def rep_features(self, rep_index, rep_mask, alpha, images, train_views: bool) -> torch.Tensor:
-        """Normalised adapted features of the valid representatives (in ``rep_index[rep_mask]`` order).
+    def rep_features(self, rep_index, slots, alpha, images, train_views: bool) -> torch.Tensor:
+        """Normalised adapted features of the valid representatives, at the flat positions ``slots`` of
+        ``rep_index`` [B, R] (on the images' device), in that order.
 
         In evaluation with a fixed alpha a bank image always gets the same feature, so it is computed once
         per evaluation (cache emptied by ``train()`` / ``eval()``).
         """
         valid = rep_index[rep_index >= 0].tolist()
         if isinstance(alpha, torch.Tensor):  # each representative uses its anchor's alpha
-            alpha = alpha[:, None].expand(rep_index.shape)[rep_mask]
+            alpha = alpha[slots // rep_index.shape[1]]
         device, dtype = images.device, images.dtype
         if self.training or train_views or isinstance(alpha, torch.Tensor):
             reps = self.load_images(valid, train_views).to(device, dtype)
@@ -147,13 +148,16 @@ class CaptNetwork(nn.Module):
         rep_index = rep_feats = rep_mask = None
         if use_bank and which == "base" and self.retriever is not None:
             rep_index = self.retriever.retrieve(query, pseudo, pairs, st.n_rep, exclude).flatten(1)
-            rep_mask = (rep_index >= 0).to(images.device)
-            if bool(rep_mask.any()):
-                out = self.rep_features(rep_index, rep_mask, alpha, images, train_views)
-                rep_feats = out.new_zeros(*rep_index.shape, out.shape[1])
-                rep_feats[rep_mask] = out
+            found = rep_index >= 0  # on the host, as retrieval returns it: no wait for the device here
+            slots = found.flatten().nonzero().flatten()
+            if len(slots):
+                rep_mask, slots = found.to(images.device), slots.to(images.device)
+                out = self.rep_features(rep_index, slots, alpha, images, train_views)
+                rep_feats = out.new_zeros(rep_index.numel(), out.shape[1])
+                rep_feats[slots] = out
+                rep_feats = rep_feats.view(*rep_index.shape, -1)
             else:
-                rep_index = rep_mask = None
+                rep_index = None
         refined, probs = self.mgde(f, guidance, rep_feats, rep_mask)
         logits = self.logit_scale * refined @ self.text_features[self.classes(which)].t()
         return CaptOutput(logits, z, refined, probs, rep_feats, rep_index)

@@ -98,7 +98,7 @@ class CAPT(CaptStage2):
             cap = int(cfg.SPLE.INFER_TOPK)
             idx, reps = out.rep_index[:, :cap], out.rep_features[:, :cap]
             keep = idx >= 0
-            feats.append(reps[keep.to(reps.device)])
+            feats.append(reps.flatten(0, 1)[keep.flatten().nonzero().flatten().to(reps.device)])
             labels.append(net.retriever.labels[idx[keep]].to(label.device))
         feats, labels = torch.cat(feats), torch.cat(labels)
         text = net.text_features[: net.num_base][labels]
