@@ -17,6 +17,8 @@ Features:
 
 from __future__ import annotations
 
+import logging
+
 import torch
 
 from clip import l2_normalize
@@ -25,10 +27,12 @@ from dassl.config import add_cfg_node, cfg_hook
 from dassl.engine import TRAINER_REGISTRY
 from datasets import templates as dataset_templates
 from trainers.common.base import ClipTrainer
-from trainers.common.gpa import GaussianPromptAggregation
+from trainers.common.gpa import GaussianPromptAggregation, GPAHook
 from trainers.common.losses import promptsrc_losses
 from trainers.common.vl_prompt import VLPromptModel
 from trainers.ivlp import VL_PROMPT_DEFAULTS, build_vl_prompt_model, load_vl_backbone
+
+log = logging.getLogger(__name__)
 
 
 @cfg_hook
@@ -66,7 +70,7 @@ class PromptSRC(ClipTrainer):
     def build_network(self):
         node = self.cfg.TRAINER.PROMPTSRC
         clip_model = load_vl_backbone(self)
-        print(f"Encoding the frozen text targets ({len(dataset_templates.PROMPTSRC_TEMPLATES)} templates)")
+        log.info(f"Encoding the frozen text targets ({len(dataset_templates.PROMPTSRC_TEMPLATES)} templates)")
         # PromptSRC encodes its targets with an fp32 CLIP, whatever the training precision.
         text_clip = clip_model if self.weight_precision == "fp32" else load_vl_backbone(self, "fp32")
         fixed = template_ensemble_features(text_clip, self.dm.dataset.classnames)
@@ -101,25 +105,5 @@ class PromptSRC(ClipTrainer):
         return losses, {}
 
     # ------------------------------------------------------------------ GPA
-    def after_epoch(self):
-        trainable = {n: p for n, p in self.model.named_parameters() if p.requires_grad}
-        self.gpa.update(self.epoch, trainable)
-        if self.epoch + 1 == self.max_epoch:
-            if not self.gpa.complete:
-                print(
-                    f"GPA covers epochs {sorted(e + 1 for e in self.gpa.epochs_seen)} only "
-                    f"(the aggregate of earlier epochs was not found when resuming)"
-                )
-            print("Using GPA model for final inference...")
-            self.gpa.load_into(self.model)
-        super().after_epoch()
-
-    def trainer_state(self):
-        state = super().trainer_state()
-        state["gpa"] = self.gpa.state_dict()
-        return state
-
-    def restore_trainer_state(self, state):
-        super().restore_trainer_state(state)
-        if state and state.get("gpa") is not None:
-            self.gpa.load_state_dict(state["gpa"])
+    def method_hooks(self):
+        return [GPAHook(self.gpa)]

@@ -1,5 +1,6 @@
 """``TrainerBase``: registered models, checkpoints, hooks and the epoch loop."""
 
+import logging
 import os.path as osp
 from collections import OrderedDict
 
@@ -15,10 +16,13 @@ from dassl.utils import (
 from dassl.utils.distributed import barrier, is_main_process
 
 from .finite import check_finite_loss, check_finite_state
+from .hooks import HookBase
 from .selection import is_clean
 from .writer import SummaryWriter
 
 __all__ = ["TrainerBase"]
+
+log = logging.getLogger(__name__)
 
 
 class TrainerBase:
@@ -28,7 +32,11 @@ class TrainerBase:
     scheduler (:meth:`register_model`); the registered name is the
     checkpoint sub-folder. :meth:`train` runs ``before_train``, then
     ``before_epoch -> run_epoch -> after_epoch`` per epoch, then
-    ``after_train``.
+    ``after_train``; each of these (and ``before_step`` / ``after_step``
+    around every training step of ``run_epoch``) calls the registered
+    hooks (:meth:`register_hooks`, :mod:`dassl.engine.hooks`) in order. A
+    subclass that overrides one of them calls ``super()`` where the hooks
+    should run.
     """
 
     def __init__(self):
@@ -36,6 +44,7 @@ class TrainerBase:
         self._optims = OrderedDict()
         self._scheds = OrderedDict()
         self._writer = None
+        self._hooks = []
         # Epochs the current weights were trained for (None: untrained or unknown).
         self.weights_epoch = None
         self.weights_file = None  # the checkpoint file last loaded into the models (None: trained here)
@@ -67,6 +76,36 @@ class TrainerBase:
             else:
                 raise KeyError(f"Unknown model mode '{mode}'; expected 'train', 'test' or 'eval'")
 
+    # ------------------------------------------------------------------ hooks
+    def register_hooks(self, hooks):
+        """Append ``hooks`` (None entries are skipped); every event calls them in registration order."""
+        for hook in hooks:
+            if hook is None:
+                continue
+            if not isinstance(hook, HookBase):
+                raise TypeError(f"register_hooks() takes dassl.engine.hooks.HookBase instances, got {hook!r}")
+            hook.attach(self)
+            self._hooks.append(hook)
+
+    def _call_hooks(self, event, *args):
+        for hook in self.__dict__.get("_hooks", ()):
+            getattr(hook, event)(*args)
+
+    def _hook_states(self):
+        """``state_key -> state_dict()`` of the hooks that keep state across a resume."""
+        states = {}
+        for hook in self.__dict__.get("_hooks", ()):
+            if hook.state_key is not None:
+                if hook.state_key in states:
+                    raise ValueError(f"two registered hooks store their state under {hook.state_key!r}")
+                states[hook.state_key] = hook.state_dict()
+        return states
+
+    def _restore_hook_states(self, state):
+        for hook in self.__dict__.get("_hooks", ()):
+            if hook.state_key is not None and state and state.get(hook.state_key) is not None:
+                hook.load_state_dict(state[hook.state_key])
+
     # ------------------------------------------------------------ checkpoints
     def trainer_state(self):
         """Extra state stored in every checkpoint (plain data only)."""
@@ -76,7 +115,7 @@ class TrainerBase:
         """Restore what :meth:`trainer_state` stored (None: nothing stored)."""
         if state and state.get("rng_state") is not None:
             set_rng_state(state["rng_state"])
-            print("Restored random number generator states")
+            log.info("Restored random number generator states")
 
     def save_model(self, epoch, directory, is_best=False, val_result=None, model_name=""):
         """Write the checkpoints (rank 0 only in a distributed run; every rank waits until they exist)."""
@@ -86,6 +125,7 @@ class TrainerBase:
 
     def _write_checkpoints(self, epoch, directory, is_best, val_result, model_name):
         extra = self.trainer_state()
+        extra.update(self._hook_states())
         for name in self.get_model_names():
             optim = self._optims[name]
             sched = self._scheds[name]
@@ -104,15 +144,16 @@ class TrainerBase:
     def resume_model_if_exist(self, directory):
         names = self.get_model_names()
         if not all(osp.exists(osp.join(directory, name, POINTER_FILE)) for name in names):
-            print("No checkpoint found, train from scratch")
+            log.info("No checkpoint found, train from scratch")
             return 0
-        print(f"Found checkpoint at {directory} (will resume training)")
+        log.info(f"Found checkpoint at {directory} (will resume training)")
         checkpoint = None
         for name in names:
             checkpoint = load_resume_checkpoint(
                 osp.join(directory, name), self._models[name], self._optims[name], self._scheds[name]
             )
         self.restore_trainer_state(checkpoint.get("trainer_state"))
+        self._restore_hook_states(checkpoint.get("trainer_state"))
         self.weights_epoch = checkpoint["epoch"]
         return checkpoint["epoch"]
 
@@ -120,7 +161,7 @@ class TrainerBase:
         """Strictly load, into every model, the file :func:`~dassl.run_dir.choose_checkpoint` picks for
         ``epoch`` (None: the best file, or the last epoch file under ``TEST.PROTOCOL clean``)."""
         if not directory:
-            print("Note that load_model() is skipped as no pretrained model is given")
+            log.info("Note that load_model() is skipped as no pretrained model is given")
             return
         clean = is_clean(getattr(self, "cfg", None))
         for name in self.get_model_names():
@@ -129,7 +170,7 @@ class TrainerBase:
             ckpt_epoch = checkpoint["epoch"]
             val_result = checkpoint.get("val_result")
             shown = "None" if val_result is None else f"{val_result:.1f}"
-            print(f"Load {model_path} to {name} (epoch={ckpt_epoch}, val_result={shown})")
+            log.info(f"Load {model_path} to {name} (epoch={ckpt_epoch}, val_result={shown})")
             self._models[name].load_state_dict(checkpoint["state_dict"])
             self.weights_epoch = ckpt_epoch
             self.weights_file = model_path
@@ -138,7 +179,7 @@ class TrainerBase:
     def init_writer(self, log_dir):
         """Open the TensorBoard writer (rank 0 only: the other ranks write nothing)."""
         if self.__dict__.get("_writer") is None and is_main_process():
-            print(f"Initialize tensorboard (log_dir={log_dir})")
+            log.info(f"Initialize tensorboard (log_dir={log_dir})")
             self._writer = SummaryWriter(log_dir=log_dir)
 
     def close_writer(self):
@@ -165,16 +206,25 @@ class TrainerBase:
         self.after_train()
 
     def before_train(self):
-        pass
+        self._call_hooks("before_train")
 
     def after_train(self):
-        pass
+        self._call_hooks("after_train")
 
     def before_epoch(self):
-        pass
+        self._call_hooks("before_epoch")
 
     def after_epoch(self):
-        pass
+        self._call_hooks("after_epoch")
+
+    def before_step(self):
+        self._call_hooks("before_step")
+
+    def after_step(self):
+        self._call_hooks("after_step")
+
+    def after_test(self, split, results):
+        self._call_hooks("after_test", split, results)
 
     def run_epoch(self):
         raise NotImplementedError

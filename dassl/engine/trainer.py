@@ -6,6 +6,7 @@ so that code importing them from here (as in Dassl) keeps working.
 
 import datetime
 import inspect
+import logging
 import os.path as osp
 import sys
 import time
@@ -18,14 +19,13 @@ from dassl.config.engine_keys import cfg_get
 from dassl.data import DataManager
 from dassl.evaluation import build_evaluator
 from dassl.optim import build_lr_scheduler, build_optimizer
-from dassl.run_dir import BEST_FILE, is_best_file
+from dassl.run_dir import is_best_file
 from dassl.utils import (
     AverageMeter,
     MetricMeter,
     count_num_param,
     load_pretrained_weights,
     mkdir_if_missing,
-    prune_rolling_checkpoints,
 )
 from dassl.utils.device import describe_device, device_line, select_device
 from dassl.utils.distributed import get_world_size, is_distributed, is_main_process, local_rank
@@ -34,9 +34,9 @@ from .base import TrainerBase
 from .ddp import wrap_model
 from .distributed_eval import ShardedEvaluation, shard_loader
 from .finite import FiniteOutputs
+from .hooks import BestValCheckpointer, EpochCheckpointer, FinalEvaluation, ResultsWriter
 from .loading import ClipLoadModelMixin, load_model_dropping_class_buffers
-from .reporting import run_metadata, split_classes, write_eval_outputs
-from .selection import final_model
+from .reporting import split_classes
 from .simple_net import SimpleNet
 from .writer import SummaryWriter
 
@@ -53,12 +53,16 @@ __all__ = [
     "load_model_dropping_class_buffers",
 ]
 
+log = logging.getLogger(__name__)
+
 
 class SimpleTrainer(TrainerBase):
     """Builds data loaders, model and evaluator from the config; tests; saves checkpoints.
 
     ``data_wiring`` tells the dataset which splits feed train/val/test
     ("coop", "fork", "promptkd", "stage2"); subclasses override it.
+    Best-val selection, epoch checkpoints, the final test and the result
+    files are hooks (:meth:`build_hooks`), registered after the model is built.
     """
 
     data_wiring = "coop"
@@ -73,7 +77,7 @@ class SimpleTrainer(TrainerBase):
         self.check_distributed_support()
         self.device = select_device(cfg.USE_CUDA, local_rank() if is_distributed() else None)
         self.device_info = describe_device(self.device, cfg.USE_CUDA)
-        print(device_line(self.device_info))
+        log.info(device_line(self.device_info))
         self.start_epoch = self.epoch = 0
         self.max_epoch = cfg.OPTIM.MAX_EPOCH
         self.output_dir = cfg.OUTPUT_DIR
@@ -84,6 +88,17 @@ class SimpleTrainer(TrainerBase):
         self.build_model()
         self.evaluator = build_evaluator(cfg, lab2cname=self.lab2cname)
         self.best_result = -np.inf
+        self.register_hooks(self.build_hooks())
+
+    def build_hooks(self):
+        """The hooks this trainer registers when it is built: the method's own (:meth:`method_hooks`)
+        first, so that what they change is in the epoch's checkpoints, then the engine's."""
+        return [*self.method_hooks(), BestValCheckpointer(), EpochCheckpointer(), FinalEvaluation(),
+                ResultsWriter()]
+
+    def method_hooks(self):
+        """Hooks of a method (e.g. PromptSRC's weight averaging); none by default."""
+        return []
 
     def check_cfg(self, cfg):
         """Validate trainer-specific settings (``self.cfg`` is not set yet)."""
@@ -109,12 +124,12 @@ class SimpleTrainer(TrainerBase):
     def build_model(self):
         """Default model: :class:`SimpleNet` with the configured optimizer and scheduler."""
         cfg = self.cfg
-        print("Building model")
+        log.info("Building model")
         self.model = SimpleNet(cfg, cfg.MODEL, self.num_classes)
         if cfg.MODEL.INIT_WEIGHTS:
             load_pretrained_weights(self.model, cfg.MODEL.INIT_WEIGHTS)
         self.model.to(self.device)
-        print(f"# params: {count_num_param(self.model):,}")
+        log.info(f"# params: {count_num_param(self.model):,}")
         self.optim = build_optimizer(self.model, cfg.OPTIM)
         self.sched = build_lr_scheduler(self.optim, cfg.OPTIM)
         self.register_model("model", self.model, self.optim, self.sched)
@@ -155,6 +170,7 @@ class SimpleTrainer(TrainerBase):
             mkdir_if_missing(writer_dir)
             self.init_writer(writer_dir)
         self.time_start = time.time()
+        super().before_train()
 
     def setup_distributed_training(self):
         """Make sure gradients are averaged over the processes before training on several of them.
@@ -171,35 +187,11 @@ class SimpleTrainer(TrainerBase):
                 "self.gradients_synchronised = True, or run it in a single process"
             )
 
-    def after_epoch(self):
-        last_epoch = (self.epoch + 1) == self.max_epoch
-        freq = self.cfg.TRAIN.CHECKPOINT_FREQ
-        meet_checkpoint_freq = freq > 0 and (self.epoch + 1) % freq == 0
-        if not self.cfg.TEST.NO_TEST and final_model(self.cfg) == "best_val":
-            curr_result = self.test(split="val")
-            if curr_result > self.best_result:
-                self.best_result = curr_result
-                self.save_model(
-                    self.epoch, self.output_dir, val_result=curr_result, model_name=BEST_FILE
-                )
-        # Every epoch is saved so that a killed run resumes where it stopped; files that
-        # CHECKPOINT_FREQ does not ask for are pruned, keeping the previous one as a fallback.
-        self.save_model(self.epoch, self.output_dir)
-        for name in self.get_model_names() if is_main_process() else ():
-            prune_rolling_checkpoints(osp.join(self.output_dir, name), self.epoch + 1, freq,
-                                      keep_previous=not (last_epoch or meet_checkpoint_freq))
-
     def after_train(self):
-        print("Finish training")
-        if not self.cfg.TEST.NO_TEST:
-            if final_model(self.cfg) == "best_val":
-                print("Deploy the model with the best val performance")
-                self.load_model(self.output_dir)
-            else:
-                print("Deploy the last-epoch model")
-            self.test()
+        log.info("Finish training")
+        super().after_train()
         elapsed = round(time.time() - getattr(self, "time_start", time.time()))
-        print(f"Elapsed: {datetime.timedelta(seconds=elapsed)}")
+        log.info(f"Elapsed: {datetime.timedelta(seconds=elapsed)}")
         self.close_writer()
 
     # ---------------------------------------------------------------- testing
@@ -221,7 +213,7 @@ class SimpleTrainer(TrainerBase):
         else:
             split = "test"
             data_loader = self.test_loader
-        print(f"Evaluate on the *{split}* set")
+        log.info(f"Evaluate on the *{split}* set")
         self._use_split_classnames(data_loader)
 
         pass_impaths = self._evaluator_takes_impaths()
@@ -281,35 +273,13 @@ class SimpleTrainer(TrainerBase):
                 self.evaluator.set_class_names(names)
 
     def record_evaluation(self, split, results):
-        """Write results.json / wrong_predictions.json and remember this evaluation in the run history.
+        """Run the ``after_test`` hooks (:class:`~dassl.engine.hooks.ResultsWriter` writes results.json),
+        then remember this evaluation in the run history.
 
         Trainers with their own ``test()`` call this after ``evaluator.evaluate()``.
         """
         first = float(list(results.values())[0])
-        if cfg_get(self.cfg.TEST, "WRITE_RESULTS", True) and is_main_process():
-            if hasattr(self.evaluator, "summary"):
-                summary = self.evaluator.summary()
-            else:
-                summary = {k: float(v) for k, v in results.items()}
-            wrong = None
-            if hasattr(self.evaluator, "wrong_predictions"):
-                wrong = self.evaluator.wrong_predictions()
-            lab2cname = getattr(self, "_eval_lab2cname", None) or self.lab2cname
-            labels = sorted(lab2cname) if lab2cname else []
-            meta = run_metadata(self.cfg, self.cfg.TRAINER.NAME or type(self).__name__, self.weights_epoch,
-                                device=self.device_info)
-            if getattr(self, "_eval_classes", None):
-                meta["eval_classes"] = self._eval_classes
-            meta["selected_on_test"] = self.weights_selected_on_test()
-            write_eval_outputs(
-                self.output_dir,
-                split,
-                summary,
-                meta,
-                self.eval_history,
-                classnames=[lab2cname[i] for i in labels],
-                wrong=wrong,
-            )
+        self.after_test(split, results)
         self.eval_history.append({"epoch": self.weights_epoch, "split": split, "accuracy": first})
 
     def weights_selected_on_test(self) -> bool:
@@ -358,9 +328,12 @@ class TrainerX(SimpleTrainer):
     """Trainer over the labelled loader ``train_loader_x`` (base of every CLIP trainer).
 
     Subclasses implement ``forward_backward(batch) -> dict of floats`` (the
-    values ``run_epoch`` logs) and, as in Dassl, step the schedulers once per
-    epoch by calling ``self.update_lr()`` on the last batch
-    (``self.batch_idx + 1 == self.num_batches``).
+    values ``run_epoch`` logs). The schedulers step once per epoch: either
+    the trainer registers :class:`~dassl.engine.hooks.LRScheduler` (as
+    ``ClipTrainer`` does) or, as in Dassl, ``forward_backward`` calls
+    ``self.update_lr()`` on the last batch (``self.batch_idx + 1 ==
+    self.num_batches``). The ``before_step`` / ``after_step`` hooks run
+    around each ``forward_backward`` call.
     """
 
     def run_epoch(self):
@@ -376,12 +349,14 @@ class TrainerX(SimpleTrainer):
         for batch_idx, batch in enumerate(self.train_loader_x):
             self.batch_idx = batch_idx
             data_time.update(time.time() - end)
+            self.before_step()
             loss_summary = self.forward_backward(batch)
+            self.after_step()
             batch_time.update(time.time() - end)
             losses.update(loss_summary)
 
             if (self.batch_idx + 1) % print_freq == 0 or self.num_batches < print_freq:
-                print(_progress_line(self, batch_time, data_time, losses))
+                log.info(_progress_line(self, batch_time, data_time, losses))
 
             n_iter = self.epoch * self.num_batches + self.batch_idx
             for name, meter in losses.meters.items():
@@ -435,10 +410,12 @@ class TrainerXU(SimpleTrainer):
                 iter_u = iter(self.train_loader_u)
                 batch_u = next(iter_u)
             data_time.update(time.time() - end)
+            self.before_step()
             losses.update(self.forward_backward(batch_x, batch_u))
+            self.after_step()
             batch_time.update(time.time() - end)
             if (self.batch_idx + 1) % print_freq == 0 or self.num_batches < print_freq:
-                print(_progress_line(self, batch_time, data_time, losses))
+                log.info(_progress_line(self, batch_time, data_time, losses))
             n_iter = self.epoch * self.num_batches + self.batch_idx
             for name, meter in losses.meters.items():
                 self.write_scalar("train/" + name, meter.avg, n_iter)

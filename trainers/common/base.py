@@ -12,8 +12,9 @@ A method subclasses :class:`ClipTrainer` and supplies three things:
 * ``model_inference(image)`` -> logits (the default calls the network).
 
 The loop itself (precision/autocast, backward with the NaN check, one LR step per epoch after the
-last batch, the checkpoint name, dropping class-dependent buffers on load) lives here once instead
-of in every method file.
+last batch through the :class:`~dassl.engine.hooks.LRScheduler` hook, the checkpoint name, dropping
+class-dependent buffers on load) lives here once instead of in every method file. A method that needs
+something done around the loop (PromptSRC's weight averaging) returns a hook from ``method_hooks()``.
 
 Under ``torchrun`` (several processes) ``compute_loss`` runs inside DistributedDataParallel around the
 trainable tensors only (:func:`dassl.engine.ddp.ddp_loss_step`), so every subclass that trains through
@@ -24,6 +25,7 @@ subclass that cannot sets ``distributed_unsupported`` to the reason.
 from __future__ import annotations
 
 import contextlib
+import logging
 
 import torch
 from torch import nn
@@ -31,6 +33,7 @@ from torch import nn
 from clip.model import CLIP
 from dassl.engine import ClipLoadModelMixin, TrainerX
 from dassl.engine.ddp import ddp_loss_step
+from dassl.engine.hooks import LRScheduler
 from dassl.metrics import compute_accuracy
 from dassl.optim import build_lr_scheduler, build_optimizer
 
@@ -38,6 +41,8 @@ from dassl.optim import build_lr_scheduler, build_optimizer
 # weights, fp16 autocast and loss scaling on CUDA (fp32 on CPU); bf16 = fp32 weights, bf16 autocast on
 # CUDA or CPU, no loss scaling; fp32 = full precision. Losses always reduce in fp32.
 PRECISIONS = ("fp16", "fp32", "amp", "bf16")
+
+log = logging.getLogger(__name__)
 
 
 def freeze_all_but(module: nn.Module, trainable: list[nn.Parameter]) -> list[nn.Parameter]:
@@ -52,10 +57,10 @@ def report_trainable(module: nn.Module, params: list[nn.Parameter]) -> None:
     """Print how many tensors train and their sorted names in ``module`` (upstream's "Parameters to be
     updated"), so a log shows exactly which parts of a network a run optimises."""
     keep = {id(p) for p in params}
-    print(f"Trainable parameters: {sum(p.numel() for p in params):,} in {len(params)} tensors")
-    print("Parameters to be updated:")
+    log.info(f"Trainable parameters: {sum(p.numel() for p in params):,} in {len(params)} tensors")
+    log.info("Parameters to be updated:")
     for name in sorted(n for n, p in module.named_parameters() if id(p) in keep):
-        print(f"  - {name}")
+        log.info(f"  - {name}")
 
 
 def keep_frozen_clip_in_eval(module: nn.Module) -> None:
@@ -149,6 +154,11 @@ class ClipTrainer(ClipLoadModelMixin, TrainerX):
         if isinstance(model, nn.Module):
             keep_frozen_clip_in_eval(model)
 
+    def build_hooks(self):
+        """The engine's hooks after :class:`~dassl.engine.hooks.LRScheduler`: the schedulers step before
+        anything else looks at the finished step."""
+        return [LRScheduler(), *super().build_hooks()]
+
     def param_groups(self, params: list[nn.Parameter]):
         """Optional explicit optimizer groups (staged learning rates); ``None`` = one group."""
         return None
@@ -197,10 +207,7 @@ class ClipTrainer(ClipLoadModelMixin, TrainerX):
             losses, metrics = loss_fn(*inputs)
         loss = sum(losses.values())
         self.backward_and_update(loss, losses)
-        summary = self.loss_summary(loss, losses, metrics)
-        if (self.batch_idx + 1) == self.num_batches:
-            self.update_lr()
-        return summary
+        return self.loss_summary(loss, losses, metrics)
 
     def loss_summary(self, loss, losses, metrics) -> dict:
         """Floats logged for a step: ``loss`` (the sum), each term when there are several, the metrics.

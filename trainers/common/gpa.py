@@ -2,15 +2,21 @@
 
 PromptSRC does not deploy the last-epoch prompts: it deploys a weighted average of the prompts seen at
 the end of every epoch, with weights following a Gaussian over the epoch index. Keeping it here, out of
-the training step, lets it be unit-tested and saved/resumed with the run.
+the training step, lets it be unit-tested and saved/resumed with the run; :class:`GPAHook` runs it from
+the trainer's epoch loop.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 
 import torch
 from torch import nn
+
+from dassl.engine.hooks import HookBase
+
+log = logging.getLogger(__name__)
 
 
 def gaussian_weights(num_epochs: int, mean: float, std: float) -> list[float]:
@@ -91,3 +97,33 @@ class GaussianPromptAggregation:
             raise ValueError("saved GPA state was made with different GPA_MEAN/GPA_STD/MAX_EPOCH")
         self.epochs_seen = list(state["epochs_seen"])
         self.average = {k: v.clone() for k, v in state["average"].items()}
+
+
+class GPAHook(HookBase):
+    """Run :class:`GaussianPromptAggregation` over ``trainer.model``'s trainable tensors after every epoch
+    and load the aggregate into the model after the last one, before that epoch's checkpoints are written
+    (register it ahead of the checkpointing hooks: ``method_hooks``). Its state is checkpointed under
+    ``"gpa"``, so a resumed run keeps the epochs aggregated before the interruption."""
+
+    state_key = "gpa"
+
+    def __init__(self, aggregation: GaussianPromptAggregation):
+        self.aggregation = aggregation
+
+    def after_epoch(self):
+        trainer = self.trainer
+        gpa = self.aggregation
+        gpa.update(trainer.epoch, {n: p for n, p in trainer.model.named_parameters() if p.requires_grad})
+        if trainer.epoch + 1 != trainer.max_epoch:
+            return
+        if not gpa.complete:
+            log.warning(f"GPA covers epochs {sorted(e + 1 for e in gpa.epochs_seen)} only "
+                        "(the aggregate of earlier epochs was not found when resuming)")
+        log.info("Using GPA model for final inference...")
+        gpa.load_into(trainer.model)
+
+    def state_dict(self) -> dict:
+        return self.aggregation.state_dict()
+
+    def load_state_dict(self, state: dict) -> None:
+        self.aggregation.load_state_dict(state)
