@@ -14,9 +14,12 @@ result parsers stay light.
 
 from __future__ import annotations
 
+import logging
 import os
 import os.path as osp
 import re
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "BEST_FILE",
@@ -110,6 +113,6 @@ def choose_checkpoint(model_dir, epoch=None, *, clean: bool = False, fallback_to
         return path
     if fallback_to_last and (last := find_last_epoch(model_dir)) is not None:
         fallback = osp.join(model_dir, epoch_file(last))
-        print(f"Note: {path} not found; using the last-epoch file {fallback}")
+        log.warning(f"Note: {path} not found; using the last-epoch file {fallback}")
         return fallback
     raise FileNotFoundError(f'Model not found at "{path}"')

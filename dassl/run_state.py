@@ -18,11 +18,14 @@ stay light.
 import glob
 import hashlib
 import json
+import logging
 import os
 import os.path as osp
 
 from dassl.atomic_io import write_json_atomic
 from dassl.run_dir import EXCEPTIONS_FILE, FINISHED_FILE, RUN_CONFIG_FILE
+
+log = logging.getLogger(__name__)
 
 try:
     import fcntl
@@ -252,5 +255,5 @@ def remove_stale_temp_files(output_dir):
             os.remove(path)
             removed.append(path)
     for path in removed:
-        print(f"Removed {path}, left by an interrupted write")
+        log.info(f"Removed {path}, left by an interrupted write")
     return removed

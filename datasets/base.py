@@ -7,6 +7,7 @@ error messages) happens here and in :mod:`datasets.splits` / :mod:`datasets.wiri
 
 from __future__ import annotations
 
+import logging
 import os
 
 from dassl.data.datasets import DatasetBase
@@ -20,6 +21,8 @@ from .splits import (
 )
 from .templates import TemplateMixin
 from .wiring import check_wiring, modal_from_cfg, wire_splits
+
+log = logging.getLogger(__name__)
 
 DOCS_FILE = "DATASETS.md"
 
@@ -187,7 +190,7 @@ class CoOpDataset(TemplateMixin, DatasetBase):
             return read_split(self.split_path, self.split_prefix, self.hint)
         generated = self.find_cached(os.path.basename(self.generated_split_path))
         if generated:
-            print(
+            log.warning(
                 f"Using the GENERATED split {generated}: there is no official split file {self.split_path} "
                 '(its "generated" entry says how it was made; numbers are not comparable with published ones)'
             )
@@ -195,7 +198,7 @@ class CoOpDataset(TemplateMixin, DatasetBase):
         train, val, test = self.generate_split()
         provenance = self.generation_record()
         save_split(train, val, test, self.generated_split_path, self.split_prefix, generated=provenance)
-        print(
+        log.warning(
             f"GENERATED a split for {self.name}: no official split file {self.split_path}. "
             f"{provenance['procedure']} Saved it as {self.generated_split_path} (never under the official "
             f"name); put the official {os.path.basename(self.split_path)} in {self.dataset_dir} to use it "

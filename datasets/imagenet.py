@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections import OrderedDict
 
@@ -10,6 +11,8 @@ from dassl.data.datasets import DATASET_REGISTRY
 
 from .base import CoOpDataset
 from .splits import cache_write, load_pickled_items, make_items
+
+log = logging.getLogger(__name__)
 
 PREPROCESSED = "preprocessed.pkl"  # the train/test lists, read once from the folders
 
@@ -65,7 +68,7 @@ class ImageNet(CoOpDataset):
         test = self.read_folder("val", classnames)
         with cache_write(self.preprocessed, "ImageNet list cache"):
             write_pickle_atomic({"train": train, "test": test}, self.preprocessed)
-        print(f"Saved preprocessed data to {self.preprocessed}")
+        log.info(f"Saved preprocessed data to {self.preprocessed}")
         return train, None, test
 
     def read_folder(self, split: str, classnames: OrderedDict):

@@ -1,5 +1,6 @@
 """Oxford 102 Flowers (102 species); labels from ``imagelabels.mat``, names from ``cat_to_name.json``."""
 
+import logging
 import os
 from collections import defaultdict
 
@@ -9,6 +10,8 @@ from dassl.utils import read_json
 from .base import CoOpDataset
 from .matfile import load_mat, mat_field
 from .splits import check_files_exist, split_per_class
+
+log = logging.getLogger(__name__)
 
 
 @DATASET_REGISTRY.register()
@@ -31,7 +34,7 @@ class OxfordFlowers(CoOpDataset):
         if missing:
             raise KeyError(f"{names_file} has no name for label(s) {missing[:10]} used in {label_file}")
 
-        print("Splitting data into 50% train, 20% val, and 30% test")
+        log.info("Splitting data into 50% train, 20% val, and 30% test")
         train, val, test = [], [], []
         for label, paths in by_label.items():
             parts = split_per_class(paths, 0.5, 0.2, f"Class {label} of {label_file}")

@@ -14,6 +14,7 @@ used for training.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections import defaultdict
 
@@ -23,6 +24,8 @@ from dassl.utils import read_json
 
 from .base import CoOpDataset
 from .splits import relative_path
+
+log = logging.getLogger(__name__)
 
 
 def group_by_class(items, prefix: str) -> dict:
@@ -98,5 +101,5 @@ def load_or_build_pool(path: str | None, cfg) -> dict:
     if path and os.path.isfile(path):
         return check_pool(read_json(path), path)
     where = f"{path} not found; " if path else ""
-    print(f"Image pool: {where}deriving it from the split of {cfg.DATASET.NAME}")
+    log.info(f"Image pool: {where}deriving it from the split of {cfg.DATASET.NAME}")
     return pool_from_cfg(cfg)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import math
 import os
 import random
@@ -19,6 +20,8 @@ from collections.abc import Iterable, Sequence
 from dassl.atomic_io import write_json_atomic, write_pickle_atomic
 from dassl.data.datasets import Datum
 from dassl.utils import UnsafeFileError, listdir_nohidden, load_datum_pickle, read_json
+
+log = logging.getLogger(__name__)
 
 SUBSAMPLE_CHOICES = ("all", "base", "new")
 
@@ -136,7 +139,7 @@ def read_split(
     filepath: str, path_prefix: str, hint: str = ""
 ) -> tuple[list[Datum], list[Datum], list[Datum]]:
     """Read ``split_zhou_<Name>.json``; paths in it are relative to ``path_prefix``."""
-    print(f"Reading split from {filepath}")
+    log.info(f"Reading split from {filepath}")
     try:
         split = read_json(filepath)
     except json.JSONDecodeError as err:
@@ -179,7 +182,7 @@ def save_split(train, val, test, filepath: str, path_prefix: str, generated: dic
         split["generated"] = dict(generated)
     with cache_write(filepath, "split file"):
         write_json_atomic(split, filepath)
-    print(f"Saved split to {filepath}")
+    log.info(f"Saved split to {filepath}")
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -187,7 +190,7 @@ def save_split(train, val, test, filepath: str, path_prefix: str, generated: dic
 # --------------------------------------------------------------------------------------------------------
 def split_trainval(trainval: Sequence[Datum], p_val: float = 0.2) -> tuple[list[Datum], list[Datum]]:
     """Per label (first-seen order): shuffle, the first ``round(n * p_val)`` go to val, the rest to train."""
-    print(f"Splitting trainval into {1 - p_val:.0%} train and {p_val:.0%} val")
+    log.info(f"Splitting trainval into {1 - p_val:.0%} train and {p_val:.0%} val")
     by_label = defaultdict(list)
     for idx, item in enumerate(trainval):
         by_label[item.label].append(idx)
@@ -236,7 +239,7 @@ def read_and_split_data(
     """
     ignored = set(ignored)
     categories = sorted(c for c in listdir_nohidden(image_dir) if c not in ignored)
-    print(f"Splitting into {p_trn:.0%} train, {p_val:.0%} val, and {1 - p_trn - p_val:.0%} test")
+    log.info(f"Splitting into {p_trn:.0%} train, {p_val:.0%} val, and {1 - p_trn - p_val:.0%} test")
     train, val, test = [], [], []
     for label, category in enumerate(categories):
         category_dir = os.path.join(image_dir, category)
@@ -292,7 +295,7 @@ def sample_fewshot(items: Sequence[Datum], num_shots: int) -> list[Datum]:
     """
     if num_shots < 1:
         return list(items)
-    print(f"Creating a {num_shots}-shot dataset")
+    log.info(f"Creating a {num_shots}-shot dataset")
     by_label = defaultdict(list)
     for item in items:
         by_label[item.label].append(item)
@@ -353,8 +356,8 @@ def rebase_items(items: list[Datum], dataset_dir: str, source: str) -> list[Datu
         out.append(Datum(impath=new_path, label=item.label, domain=item.domain, classname=item.classname))
         moved += 1
     for old, new in mapping.items():
-        print(f"Rebased image paths in {source}: {old.rstrip('/')} -> {new.rstrip(os.sep)}")
-    print(f"Rebased {moved:,} of {len(items):,} paths of {source} onto {dataset_dir}")
+        log.info(f"Rebased image paths in {source}: {old.rstrip('/')} -> {new.rstrip(os.sep)}")
+    log.info(f"Rebased {moved:,} of {len(items):,} paths of {source} onto {dataset_dir}")
     return out
 
 
@@ -398,7 +401,7 @@ def load_or_create_fewshot(
     """
     keys = ("train",) if val is None else ("train", "val")
     if os.path.exists(path):
-        print(f"Loading preprocessed few-shot data from {path}")
+        log.info(f"Loading preprocessed few-shot data from {path}")
         data = load_pickled_items(path, keys, dataset_dir, hint)
         return data["train"], data.get("val")
     train = sample_fewshot(train, num_shots)
@@ -406,7 +409,7 @@ def load_or_create_fewshot(
     if val is not None:
         val = sample_fewshot(val, min(num_shots, 4))
         data["val"] = val
-    print(f"Saving preprocessed few-shot data to {path}")
+    log.info(f"Saving preprocessed few-shot data to {path}")
     with cache_write(path, "few-shot cache"):
         write_pickle_atomic(data, path)
     return train, val
@@ -451,7 +454,7 @@ def subsample_classes(*datasets: Sequence[Datum], subsample: str = "all") -> tup
         return datasets
     base, new = base_new_labels(item.label for item in datasets[0])
     selected = base if subsample == "base" else new
-    print(f"SUBSAMPLE {subsample.upper()} CLASSES!")
+    log.info(f"SUBSAMPLE {subsample.upper()} CLASSES!")
     relabel = {y: i for i, y in enumerate(selected)}
     return tuple(
         [

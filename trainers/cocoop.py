@@ -14,6 +14,7 @@ Flags: ``TRAINER.COCOOP.{N_CTX, CTX_INIT, PREC}``. Checkpoints: ``<output>/promp
 
 from __future__ import annotations
 
+import logging
 from collections import OrderedDict
 
 import torch
@@ -27,6 +28,8 @@ from dassl.utils import load_pretrained_weights
 from trainers.common.base import ClipTrainer
 from trainers.common.coop_prompt import CoOpPromptLearner, cosine_logits
 from trainers.coop import load_frozen_clip
+
+log = logging.getLogger(__name__)
 
 # Prompts per text-tower pass at evaluation (whole images are grouped; each pass holds >= C prompts).
 EVAL_TEXT_SEQUENCES = 1000
@@ -109,7 +112,7 @@ class CoCoOp(ClipTrainer):
     def build_network(self) -> CoCoOpNetwork:
         node = self.cfg.TRAINER.COCOOP
         clip_model = load_frozen_clip(self)
-        print("Building custom CLIP")
+        log.info("Building custom CLIP")
         learner = CoCoOpPromptLearner(self.dm.dataset.classnames, clip_model, n_ctx=int(node.N_CTX),
                                       ctx_init=str(node.CTX_INIT or ""))
         if self.cfg.MODEL.INIT_WEIGHTS:

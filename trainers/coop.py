@@ -15,6 +15,8 @@ evaluates on new classes). ``MODEL.INIT_WEIGHTS`` initialises the prompt learner
 
 from __future__ import annotations
 
+import logging
+
 import torch.nn.functional as F
 from torch import nn
 
@@ -24,6 +26,8 @@ from dassl.utils import load_pretrained_weights
 from trainers.common.base import ClipTrainer, EvalCacheMixin
 from trainers.common.coop_prompt import CoOpPromptLearner, build_coop_prompt_learner, cosine_logits
 from trainers.common.vl_prompt import check_input_size
+
+log = logging.getLogger(__name__)
 
 
 @cfg_hook
@@ -93,7 +97,7 @@ class CoOp(ClipTrainer):
 
     def build_network(self) -> CoOpNetwork:
         clip_model = load_frozen_clip(self)
-        print("Building custom CLIP")
+        log.info("Building custom CLIP")
         learner = build_coop_prompt_learner(self.cfg.TRAINER.COOP, self.dm.dataset.classnames, clip_model)
         if self.cfg.MODEL.INIT_WEIGHTS:
             load_pretrained_weights(learner, self.cfg.MODEL.INIT_WEIGHTS)

@@ -20,6 +20,7 @@ PROTOTYPE_GEN}``, ``TRAINER.PREC``. Checkpoints: ``<output>/learnable_params/`` 
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 
@@ -44,6 +45,8 @@ from trainers.common.learnable_params import (
     LearnableParamsTrainer,
     class_prompt_tokens,
 )
+
+log = logging.getLogger(__name__)
 
 
 @cfg_hook
@@ -82,8 +85,8 @@ class DAPTPromptLearner(ClassOffsetSlot, nn.Module):
         self.txt_ctx = nn.Parameter(torch.empty(n_txt, txt_width, dtype=dtype).normal_(std=0.02))
         self.vpt_dropout = nn.Dropout(vis_dropout)
         prefix_text = " ".join(["X"] * n_txt)
-        print(f'Initial context: "{prefix_text}"')
-        print(f"Number of context words (tokens): {n_txt}")
+        log.info(f'Initial context: "{prefix_text}"')
+        log.info(f"Number of context words (tokens): {n_txt}")
         prefix, suffix, eot = class_prompt_tokens(clip_model, classnames, prefix_text, n_txt)
         self.register_buffer("token_prefix", prefix)
         self.register_buffer("token_suffix", suffix)
@@ -177,15 +180,15 @@ class DAPT(LearnableParamsTrainer):
             raise ValueError("TRAINER.DAPT.PROTOTYPE_GEN needs few-shot data: set DATASET.NUM_SHOTS >= 1")
         cache = find_fewshot_file(fewshot_dirs(dataset), cfg.DATASET.NUM_SHOTS, cfg.SEED)
         items = load_pickled_items(cache, ("train",), dataset.dataset_dir)["train"]
-        print("Prototype generator")
-        print(f"{cfg.DATASET.NAME} (SHOTS: {cfg.DATASET.NUM_SHOTS}), {len(items)} images from {cache}")
+        log.info("Prototype generator")
+        log.info(f"{cfg.DATASET.NAME} (SHOTS: {cfg.DATASET.NUM_SHOTS}), {len(items)} images from {cache}")
         prototypes = compute_prototypes(self.model.clip, items, build_transform(cfg, is_train=True), cfg,
                                         self.device)
         shots = cfg.DATASET.NUM_SHOTS
         path = fewshot_cache_path(dataset.split_fewshot_dir, shots, cfg.SEED, suffix=PROTOTYPE_SUFFIX)
         with cache_write(path, "DAPT prototype file"):
             write_pickle_atomic(prototypes.cpu(), path)
-        print(f"Saved prototypes {tuple(prototypes.shape)} to {path}")
+        log.info(f"Saved prototypes {tuple(prototypes.shape)} to {path}")
         return path
 
     def load_prototypes(self) -> torch.Tensor:
@@ -212,7 +215,7 @@ class DAPT(LearnableParamsTrainer):
     # ----------------------------------------------------------------- training
     def train(self):
         if self.cfg.TRAINER.DAPT.PROTOTYPE_GEN:
-            print("TRAINER.DAPT.PROTOTYPE_GEN is set: prototypes written, no training")
+            log.info("TRAINER.DAPT.PROTOTYPE_GEN is set: prototypes written, no training")
             if cfg_get(self.cfg.TEST, "WRITE_RESULTS", True) and is_main_process():
                 meta = run_metadata(self.cfg, self.cfg.TRAINER.NAME or type(self).__name__, None,
                                     device=self.device_info)

@@ -18,6 +18,7 @@ Checkpoints: ``<output>/learnable_params/`` with ``film_img.*``, ``film_text.*``
 
 from __future__ import annotations
 
+import logging
 import os
 
 import torch
@@ -29,6 +30,8 @@ from dassl.engine import TRAINER_REGISTRY
 from datasets.templates import get_templates
 from trainers.common.learnable_params import LearnableParamsTrainer
 from trainers.kgcoop import KgCoOpNetwork, knowledge_gap
+
+log = logging.getLogger(__name__)
 
 NEW_LAYERS = ("classifier", "film")
 
@@ -94,7 +97,8 @@ def keep_source_rows(head: nn.Linear, rows: list[int]) -> None:
         for key in (prefix + "weight", prefix + "bias"):
             value = state_dict.get(key)
             if value is not None and value.shape[0] != head.out_features and value.shape[0] > max(rows):
-                print(f"Keeping {len(rows)} of the {value.shape[0]} rows of {key} (classes of this dataset)")
+                log.info(f"Keeping {len(rows)} of the {value.shape[0]} rows of {key} "
+                         "(classes of this dataset)")
                 state_dict[key] = value[rows]
 
     head._register_load_state_dict_pre_hook(slice_rows)
@@ -141,8 +145,8 @@ class KgCoOpDePT(LearnableParamsTrainer):
     def build_network(self):
         cfg = self.cfg
         with_head = has_head(cfg.DATASET.SUBSAMPLE_CLASSES, cfg.DATASET.NAME)
-        print(f"Linear head over {len(self.dm.dataset.classnames)} classes" if with_head
-              else "No linear head for this class list: inference uses the image-text logits only")
+        log.info(f"Linear head over {len(self.dm.dataset.classnames)} classes" if with_head
+                 else "No linear head for this class list: inference uses the image-text logits only")
         return KgCoOpDePTNetwork(self.load_backbone(), self.dm.dataset.classnames, cfg.TRAINER.KGCOOP,
                                  get_templates(cfg.DATASET.NAME).kgcoop, cfg.TRAINER.DEPT.CLS_WEIGHT,
                                  with_head, cfg.TRAINER.NAMES_TO_UPDATE)
@@ -159,13 +163,13 @@ class KgCoOpDePT(LearnableParamsTrainer):
         optim = self.cfg.OPTIM
         new_layers = tuple(optim.NEW_LAYERS) or NEW_LAYERS
         groups, base_names, new_names = staged_param_groups(named, optim.LR, optim.NEW_LR_MULT, new_layers)
-        print("Use staged learning rate!")
-        print(f"Base modules (lr={optim.LR}):")
+        log.info("Use staged learning rate!")
+        log.info(f"Base modules (lr={optim.LR}):")
         for name in base_names:
-            print(f"  - {name}")
-        print(f"New modules (lr={optim.LR * optim.NEW_LR_MULT}):")
+            log.info(f"  - {name}")
+        log.info(f"New modules (lr={optim.LR * optim.NEW_LR_MULT}):")
         for name in new_names:
-            print(f"  - {name}")
+            log.info(f"  - {name}")
         return groups
 
     def compute_loss(self, image, label):

@@ -14,6 +14,8 @@ the val split is the test split, as in the PromptKD repository.
 
 from __future__ import annotations
 
+import logging
+
 import torch.nn.functional as F
 
 from dassl.config import add_cfg_node, cfg_hook
@@ -21,6 +23,8 @@ from dassl.engine import TRAINER_REGISTRY
 from trainers.common.backbone import load_clip
 from trainers.common.base import ClipTrainer
 from trainers.common.vl_prompt import IVLPDesign, VLPromptModel, check_input_size
+
+log = logging.getLogger(__name__)
 
 # Defaults shared by the IVLP-design nodes (IVLP uses 2+2 tokens by default; the YAMLs set 4+4).
 VL_PROMPT_DEFAULTS = {
@@ -49,7 +53,7 @@ def build_vl_prompt_model(trainer: ClipTrainer, node, clip_model=None) -> VLProm
     dataset's classes."""
     clip_model = clip_model if clip_model is not None else load_vl_backbone(trainer)
     design = IVLPDesign.from_cfg(node)
-    print(
+    log.info(
         f"Independent V-L design: text context {design.n_ctx_text} tokens ({design.ctx_init!r}), "
         f"vision {design.n_ctx_vision} tokens, depth {design.depth_vision}/{design.depth_text}"
     )

@@ -15,6 +15,7 @@ only so the keys match published checkpoints (never trained).
 
 from __future__ import annotations
 
+import logging
 from collections import OrderedDict
 
 import torch
@@ -32,6 +33,8 @@ from trainers.common.learnable_params import (
     check_end_position,
     coop_text_features,
 )
+
+log = logging.getLogger(__name__)
 
 INIT_PHRASE = "a photo of a"
 
@@ -57,7 +60,7 @@ def build_kgcoop_learner(clip_model, classnames: list[str], node) -> CoOpPromptL
 
 def text_anchors(clip_model, classnames: list[str], template: str) -> torch.Tensor:
     """Normalised frozen-CLIP text features [C, D] (fp32) of ``template`` filled with each class name."""
-    print(f"Prompts: {class_prompts([template], classnames)}")
+    log.info(f"Prompts: {class_prompts([template], classnames)}")
     return encode_class_texts(clip_model, template, classnames, normalize_each=False)
 
 

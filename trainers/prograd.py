@@ -15,6 +15,8 @@ Flags: ``TRAINER.PROGRAD.{N_CTX, CSC, CTX_INIT, CLASS_TOKEN_POSITION}``, ``LOSS.
 
 from __future__ import annotations
 
+import logging
+
 import torch
 import torch.nn.functional as F
 
@@ -30,6 +32,8 @@ from trainers.common.learnable_params import (
     coop_text_features,
 )
 from trainers.kgcoop import INIT_PHRASE, text_anchors
+
+log = logging.getLogger(__name__)
 
 
 @cfg_hook
@@ -143,7 +147,7 @@ class ProGrad(LearnableParamsTrainer):
         clip_model = self.load_backbone()
         teacher = None
         if clip_model.dtype != torch.float32:
-            print("Building zero-shot CLIP teacher (fp32)")
+            log.info("Building zero-shot CLIP teacher (fp32)")
             teacher = self.load_backbone(precision="fp32")
         template = get_templates(cfg.DATASET.NAME).prograd
         return ProGradNetwork(clip_model, self.dm.dataset.classnames, cfg.TRAINER.PROGRAD, template, teacher,

@@ -26,6 +26,7 @@ student has no text prompts), ``PROJECT_LAYER``, ``CE_WEIGHT``.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -56,6 +57,8 @@ from trainers.common.teacher import (  # noqa: F401  (re-exported: the teacher's
 )
 from trainers.common.vl_prompt import check_input_size
 from trainers.ivlp import VL_PROMPT_DEFAULTS
+
+log = logging.getLogger(__name__)
 
 # Called as ``hook(trainer)`` at the end of ``PromptKD.after_train`` (after the final test); filled by
 # :func:`register_stage1_hook` only.
@@ -331,7 +334,7 @@ def load_promptkd_run(
         raise ValueError(
             f"{path} does not match the PromptKD student built from the config: {report.summary()}"
         )
-    print(f'Loaded PromptKD student from "{path}" (epoch = {checkpoint.get("epoch")})')
+    log.info(f'Loaded PromptKD student from "{path}" (epoch = {checkpoint.get("epoch")})')
     student.requires_grad_(False).eval()
     num_base = base_class_count(cfg, None, len(names))
     return PromptKDRun(

@@ -15,6 +15,7 @@ with ``DATASET.SUBSAMPLE_CLASSES base`` and ``new``.
 
 from __future__ import annotations
 
+import logging
 import time
 
 import torch
@@ -25,6 +26,8 @@ from dassl.engine import TRAINER_REGISTRY, TrainerX
 from datasets import templates as dataset_templates
 from datasets.templates import get_templates
 from trainers.common.backbone import load_clip
+
+log = logging.getLogger(__name__)
 
 
 @TRAINER_REGISTRY.register()
@@ -42,7 +45,7 @@ class ZeroshotCLIP(TrainerX):
         self.clip_model = load_clip(cfg, precision=precision).to(self.device).lock()
         templates = self.prompt_templates()
         for template in templates:
-            print(f"Prompts: {class_prompts([template], classnames)}")
+            log.info(f"Prompts: {class_prompts([template], classnames)}")
         self.text_features = encode_class_texts(self.clip_model, templates, classnames, device=self.device)
         self.logit_scale = self.clip_model.logit_scale.detach().exp().float()
 
@@ -52,7 +55,7 @@ class ZeroshotCLIP(TrainerX):
         return self.logit_scale * features @ self.text_features.t()
 
     def load_model(self, directory, epoch=None):
-        print("Zero-shot CLIP has no trained weights; nothing to load")
+        log.info("Zero-shot CLIP has no trained weights; nothing to load")
 
     def train(self):
         """Nothing to train: evaluate the model as built (keeps the usual end-of-training log lines)."""

@@ -1,5 +1,6 @@
 """Dataset -> transforms -> data loaders."""
 
+import logging
 import random
 
 import numpy as np
@@ -16,6 +17,8 @@ from dassl.utils.distributed import get_rank, get_world_size, is_distributed, sh
 from .datasets import build_dataset
 from .samplers import build_distributed_train_sampler, build_sampler
 from .transforms import INTERPOLATION_MODES, build_transform
+
+log = logging.getLogger(__name__)
 
 __all__ = ["DataManager", "DatasetWrapper", "build_data_loader", "per_process_batch_size", "seed_worker"]
 
@@ -111,12 +114,12 @@ class DataManager:
         if custom_tfm_train is None:
             tfm_train = build_transform(cfg, is_train=True)
         else:
-            print("* Using custom transform for training")
+            log.info("* Using custom transform for training")
             tfm_train = custom_tfm_train
         if custom_tfm_test is None:
             tfm_test = build_transform(cfg, is_train=False)
         else:
-            print("* Using custom transform for testing")
+            log.info("* Using custom transform for testing")
             tfm_test = custom_tfm_test
 
         loaders = cfg.DATALOADER
@@ -194,7 +197,7 @@ class DataManager:
         if self.dataset.val:
             rows.append(["# val", f"{len(self.dataset.val):,}"])
         rows.append(["# test", f"{len(self.dataset.test):,}"])
-        print(tabulate(rows))
+        log.info(tabulate(rows))
 
 
 class DatasetWrapper(TorchDataset):

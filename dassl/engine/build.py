@@ -1,6 +1,10 @@
 """Trainer registry and builder."""
 
+import logging
+
 from dassl.utils import Registry, check_availability
+
+log = logging.getLogger(__name__)
 
 TRAINER_REGISTRY = Registry("TRAINER")
 
@@ -13,5 +17,5 @@ def build_trainer(cfg, name=None):
     name = name or cfg.TRAINER.NAME
     check_availability(name, TRAINER_REGISTRY.registered_names())
     if cfg.VERBOSE:
-        print(f"Loading trainer: {name}")
+        log.info(f"Loading trainer: {name}")
     return TRAINER_REGISTRY.get(name)(cfg)

@@ -9,12 +9,15 @@ mixin (first in the bases) or call the function from ``load_model``::
     class CoOp(ClipLoadModelMixin, TrainerX): ...
 """
 
+import logging
 import os.path as osp
 
 from dassl.run_dir import choose_checkpoint
 from dassl.utils import CLASS_DEPENDENT_KEYS, load_checkpoint
 
 from .selection import is_clean
+
+log = logging.getLogger(__name__)
 
 __all__ = ["ClipLoadModelMixin", "load_model_dropping_class_buffers"]
 
@@ -28,7 +31,7 @@ def load_model_dropping_class_buffers(trainer, directory, epoch=None, names=None
     An empty ``directory`` skips loading (zero-shot evaluation).
     """
     if not directory:
-        print("Note that load_model() is skipped as no pretrained model is given")
+        log.info("Note that load_model() is skipped as no pretrained model is given")
         return
     for name in trainer.get_model_names(names):
         fpath = choose_checkpoint(osp.join(directory, name), epoch, clean=clean)
@@ -36,16 +39,16 @@ def load_model_dropping_class_buffers(trainer, directory, epoch=None, names=None
         state_dict = dict(checkpoint["state_dict"])
         dropped = [k for k in state_dict if any(tag in k for tag in CLASS_DEPENDENT_KEYS)]
         for key in dropped:
-            print(f"Delete key {key} from checkpoint (rebuilt from the current class names)")
+            log.info(f"Delete key {key} from checkpoint (rebuilt from the current class names)")
             del state_dict[key]
         ckpt_epoch = checkpoint.get("epoch")
-        print(f'Loading weights to {name} from "{fpath}" (epoch = {ckpt_epoch})')
+        log.info(f'Loading weights to {name} from "{fpath}" (epoch = {ckpt_epoch})')
         result = trainer._models[name].load_state_dict(state_dict, strict=False)
         missing = [k for k in result.missing_keys if not any(tag in k for tag in CLASS_DEPENDENT_KEYS)]
         if missing:
-            print(f"Keys of {name} not found in the checkpoint (kept as built): {missing}")
+            log.info(f"Keys of {name} not found in the checkpoint (kept as built): {missing}")
         if result.unexpected_keys:
-            print(f"Checkpoint keys not used by {name}: {result.unexpected_keys}")
+            log.info(f"Checkpoint keys not used by {name}: {result.unexpected_keys}")
         trainer.weights_epoch = ckpt_epoch
         trainer.weights_file = fpath
 

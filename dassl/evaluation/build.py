@@ -1,6 +1,10 @@
 """Evaluator registry and builder."""
 
+import logging
+
 from dassl.utils import Registry, check_availability
+
+log = logging.getLogger(__name__)
 
 EVALUATOR_REGISTRY = Registry("EVALUATOR")
 
@@ -10,5 +14,5 @@ def build_evaluator(cfg, **kwargs):
     name = cfg.TEST.EVALUATOR
     check_availability(name, EVALUATOR_REGISTRY.registered_names())
     if cfg.VERBOSE:
-        print(f"Loading evaluator: {name}")
+        log.info(f"Loading evaluator: {name}")
     return EVALUATOR_REGISTRY.get(name)(cfg, **kwargs)

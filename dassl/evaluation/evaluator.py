@@ -10,6 +10,7 @@ The printed block is read by result parsers; keep its lines exactly::
     * macro_f1: 80.5%
 """
 
+import logging
 import os.path as osp
 from collections import Counter, OrderedDict
 
@@ -20,6 +21,8 @@ from dassl.utils import mkdir_if_missing
 from dassl.utils.distributed import is_main_process
 
 from .build import EVALUATOR_REGISTRY
+
+log = logging.getLogger(__name__)
 
 __all__ = ["EvaluatorBase", "Classification", "macro_f1_score", "confusion_matrix"]
 
@@ -139,7 +142,7 @@ class Classification(EvaluatorBase):
         err = 100.0 - acc
         macro_f1 = 100.0 * macro_f1_score(self._y_true, self._y_pred)
         results = OrderedDict([("accuracy", acc), ("error_rate", err), ("macro_f1", macro_f1)])
-        print(
+        log.info(
             "=> result\n"
             f"* total: {self._total:,}\n"
             f"* correct: {self._correct:,}\n"
@@ -149,21 +152,21 @@ class Classification(EvaluatorBase):
         )
         if self.cfg.TEST.PER_CLASS_RESULT:
             rows = self.per_class()
-            print("=> per-class result")
+            log.info("=> per-class result")
             for r in rows:
-                print(
+                log.info(
                     f"* class: {r['label']} ({r['classname']})\t"
                     f"total: {r['total']:,}\tcorrect: {r['correct']:,}\tacc: {self._pct(r['accuracy'])}"
                 )
             mean_acc = sum(r["accuracy"] for r in rows) / len(rows)
-            print(f"* average: {self._pct(mean_acc)}")
+            log.info(f"* average: {self._pct(mean_acc)}")
             results["perclass_accuracy"] = mean_acc
         if self.cfg.TEST.COMPUTE_CMAT and is_main_process():
             cmat = confusion_matrix(self._y_true, self._y_pred, normalize=True)
             mkdir_if_missing(self.cfg.OUTPUT_DIR)
             save_path = osp.join(self.cfg.OUTPUT_DIR, "cmat.pt")
             torch.save(cmat, save_path)
-            print(f"Confusion matrix is saved to {save_path}")
+            log.info(f"Confusion matrix is saved to {save_path}")
         return results
 
     def summary(self):

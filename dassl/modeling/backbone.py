@@ -1,8 +1,12 @@
 """Backbone registry (empty: CLIP trainers build their own encoders)."""
 
+import logging
+
 import torch.nn as nn
 
 from dassl.utils import Registry, check_availability
+
+log = logging.getLogger(__name__)
 
 __all__ = ["BACKBONE_REGISTRY", "Backbone", "build_backbone"]
 
@@ -25,5 +29,5 @@ def build_backbone(name, verbose=True, **kwargs):
     """Instantiate the backbone registered as ``name`` with ``kwargs``."""
     check_availability(name, BACKBONE_REGISTRY.registered_names())
     if verbose:
-        print(f"Backbone: {name}")
+        log.info(f"Backbone: {name}")
     return BACKBONE_REGISTRY.get(name)(**kwargs)

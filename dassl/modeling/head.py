@@ -1,8 +1,12 @@
 """Head registry with the MLP head of Dassl."""
 
+import logging
+
 import torch.nn as nn
 
 from dassl.utils import Registry, check_availability
+
+log = logging.getLogger(__name__)
 
 __all__ = ["HEAD_REGISTRY", "MLP", "build_head"]
 
@@ -53,5 +57,5 @@ def build_head(name, verbose=True, **kwargs):
     """Instantiate the head registered as ``name`` with ``kwargs``."""
     check_availability(name, HEAD_REGISTRY.registered_names())
     if verbose:
-        print(f"Head: {name}")
+        log.info(f"Head: {name}")
     return HEAD_REGISTRY.get(name)(**kwargs)

@@ -3,6 +3,7 @@
 import difflib
 import errno
 import json
+import logging
 import os
 import os.path as osp
 import random
@@ -15,6 +16,8 @@ import torch
 from PIL import Image
 
 from dassl.atomic_io import write_json_atomic, write_text_atomic  # re-exported: the public helpers
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "mkdir_if_missing",
@@ -78,8 +81,8 @@ def download_url(url, dst):
     from urllib import request
 
     mkdir_if_missing(osp.dirname(dst))
-    print(f'* url="{url}"')
-    print(f'* destination="{dst}"')
+    log.info(f'* url="{url}"')
+    log.info(f'* destination="{dst}"')
     request.urlretrieve(url, dst)
     sys.stdout.write("\n")
 

@@ -6,6 +6,7 @@ file is written to a temporary name in the same directory and renamed, so a
 run killed while saving never leaves a truncated checkpoint behind.
 """
 
+import logging
 import os
 import os.path as osp
 import warnings
@@ -20,6 +21,8 @@ from dassl.run_state import note_loaded
 
 from .safe_load import UnsafeFileError, torch_load_checked
 from .tools import mkdir_if_missing, write_text_atomic
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "save_checkpoint",
@@ -64,14 +67,14 @@ def save_checkpoint(state, save_dir, is_best=False, remove_module_from_keys=True
         model_name = epoch_file(state["epoch"])
     fpath = osp.join(save_dir, model_name)
     save_torch_atomic(state, fpath)
-    print(f"Checkpoint saved to {fpath}")
+    log.info(f"Checkpoint saved to {fpath}")
 
     write_text_atomic(osp.basename(fpath) + "\n", osp.join(save_dir, POINTER_FILE))
 
     if is_best:
         best_fpath = osp.join(save_dir, BEST_FILE)
         copy_file_atomic(fpath, best_fpath)
-        print(f'Best checkpoint saved to "{best_fpath}"')
+        log.info(f'Best checkpoint saved to "{best_fpath}"')
 
 
 def load_checkpoint(fpath):
@@ -94,7 +97,7 @@ def load_checkpoint(fpath):
     except UnsafeFileError:
         raise
     except Exception:
-        print(f'Unable to load checkpoint from "{fpath}"')
+        log.error(f'Unable to load checkpoint from "{fpath}"')
         raise
     note_loaded(fpath)  # finished.json records what a run evaluated
     return checkpoint
@@ -124,7 +127,7 @@ def load_state_dict_skipping_class_buffers(model, state_dict, strict=True):
     for key, value in state_dict.items():
         class_dependent = any(tag in key for tag in CLASS_DEPENDENT_KEYS)
         if class_dependent and key in own and tuple(own[key].shape) != tuple(value.shape):
-            print(
+            log.warning(
                 f"Warning: skip '{key}' from checkpoint: shape {tuple(value.shape)} does not match "
                 f"the model's {tuple(own[key].shape)} (class-dependent buffer)"
             )
@@ -163,16 +166,16 @@ def load_resume_checkpoint(fdir, model, optimizer=None, scheduler=None):
     (see :func:`load_state_dict_skipping_class_buffers`).
     """
     fpath, checkpoint = _load_newest_readable(fdir)
-    print(f'Loading checkpoint from "{fpath}"')
+    log.info(f'Loading checkpoint from "{fpath}"')
     load_state_dict_skipping_class_buffers(model, checkpoint["state_dict"])
-    print("Loaded model weights")
+    log.info("Loaded model weights")
     if optimizer is not None and checkpoint.get("optimizer"):
         optimizer.load_state_dict(checkpoint["optimizer"])
-        print("Loaded optimizer")
+        log.info("Loaded optimizer")
     if scheduler is not None and checkpoint.get("scheduler"):
         scheduler.load_state_dict(checkpoint["scheduler"])
-        print("Loaded scheduler")
-    print(f"Previous epoch: {checkpoint['epoch']}")
+        log.info("Loaded scheduler")
+    log.info(f"Previous epoch: {checkpoint['epoch']}")
     return checkpoint
 
 
@@ -269,9 +272,9 @@ def load_pretrained_weights(model, weight_path):
             stacklevel=2,
         )
         return
-    print(f'Loaded {len(matched)} matching entries from "{weight_path}"')
+    log.info(f'Loaded {len(matched)} matching entries from "{weight_path}"')
     if discarded:
-        print(f"Entries without a same-named, same-shaped counterpart (not loaded): {discarded}")
+        log.warning(f"Entries without a same-named, same-shaped counterpart (not loaded): {discarded}")
 
 
 def init_network_weights(model, init_type="normal", gain=0.02):

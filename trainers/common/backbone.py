@@ -7,8 +7,12 @@ trainer carries its own ``load_clip_to_cpu``.
 
 from __future__ import annotations
 
+import logging
+
 import clip
 from clip.config import weights_dir
+
+log = logging.getLogger(__name__)
 
 
 def load_clip(cfg, name: str | None = None, precision: str | None = None):
@@ -23,6 +27,6 @@ def load_clip(cfg, name: str | None = None, precision: str | None = None):
     if not name:
         raise ValueError("MODEL.BACKBONE.NAME is empty: set it in the trainer YAML (e.g. ViT-B/16)")
     precision = "fp32" if precision in (None, "amp") else precision
-    print(f"Loading CLIP (backbone: {name}, precision: {precision})")
+    log.info(f"Loading CLIP (backbone: {name}, precision: {precision})")
     model, _ = clip.load(name, device="cpu", precision=precision, weights_dir=weights_dir(cfg))
     return model.eval()

@@ -27,11 +27,15 @@ Context shapes accepted by :meth:`CoOpPromptLearner.build_prompts` (W = text wid
 
 from __future__ import annotations
 
+import logging
+
 import torch
 from torch import nn
 
 from clip import l2_normalize, tokenize
 from trainers.common.class_offsets import ClassOffsetSlot, add_class_offsets
+
+log = logging.getLogger(__name__)
 
 POSITIONS = ("end", "middle", "front")
 
@@ -134,12 +138,12 @@ class CoOpPromptLearner(ClassOffsetSlot, nn.Module):
             n_ctx = int(n_ctx)
             shape = (n_cls, n_ctx, width) if csc else (n_ctx, width)
             if verbose:
-                print("Initializing class-specific contexts" if csc else "Initializing a generic context")
+                log.info("Initializing class-specific contexts" if csc else "Initializing a generic context")
             ctx = torch.empty(shape, dtype=dtype).normal_(std=init_std)
             prompt_prefix = " ".join(["X"] * n_ctx)
         if verbose:
-            print(f'Initial context: "{prompt_prefix}"')
-            print(f"Number of context words (tokens): {n_ctx}")
+            log.info(f'Initial context: "{prompt_prefix}"')
+            log.info(f"Number of context words (tokens): {n_ctx}")
         self.ctx = nn.Parameter(ctx.detach().clone())
 
         names = [name.replace("_", " ") for name in classnames]

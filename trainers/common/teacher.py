@@ -7,6 +7,7 @@ under ``TRAINER.PROMPTKD.TEACHER_ROOT`` as upstream (:func:`teacher_checkpoint_p
 
 from __future__ import annotations
 
+import logging
 import os
 
 import torch
@@ -18,6 +19,8 @@ from dassl.run_dir import BEST_FILE, EPOCH_FILE_PATTERN, choose_checkpoint, epoc
 from dassl.utils import load_checkpoint
 from trainers.common.backbone import load_clip
 from trainers.common.vl_prompt import IVLPDesign, VLPromptModel, check_input_size
+
+log = logging.getLogger(__name__)
 
 MODALS = ("base2novel", "cross")
 STUDENT_FOLDER = "VLPromptLearner"
@@ -79,8 +82,9 @@ def teacher_checkpoint_path(root: str, dataset_name: str, modal: str) -> str:
             break
         found = _file_in_folder(os.path.join(root, alias, STUDENT_FOLDER), epoch)
         if found is not None:
-            print(f"Note: no teacher checkpoint under {os.path.join(root, dataset_name)}; using {found} "
-                  f"(alias {alias!r}: PromptKD's release spells the {dataset_name} folder that way)")
+            log.warning(f"Note: no teacher checkpoint under {os.path.join(root, dataset_name)}; "
+                        f"using {found} (alias {alias!r}: PromptKD's release spells the {dataset_name} "
+                        "folder that way)")
     if found is not None:
         return found
     also = "".join(f" (or the release's spelling {os.path.join(root, a, STUDENT_FOLDER)})" for a in aliases)
@@ -150,12 +154,12 @@ def build_teacher(cfg, classnames: list[str], device, precision: str, checkpoint
     """
     node = cfg.TRAINER.PROMPTKD
     path = checkpoint or resolve_teacher_checkpoint(node, cfg.DATASET.NAME, cfg.TRAINER.MODAL)
-    print(f"Teacher: {node.TEACHER_NAME} with prompts from {path}")
+    log.info(f"Teacher: {node.TEACHER_NAME} with prompts from {path}")
     if clip_model is None:
         clip_model = load_clip(cfg, name=node.TEACHER_NAME, precision=precision)
     clip_model = clip_model.to(device)
     check_input_size(cfg, clip_model, name=node.TEACHER_NAME)
     model = VLPromptModel(clip_model, classnames, teacher_design(node))
     report = load_upstream_state_dict(model, load_checkpoint(path), source=path)
-    print(f"Loaded teacher from {path}: {report.summary()}")
+    log.info(f"Loaded teacher from {path}: {report.summary()}")
     return FrozenTeacher(model).to(device)

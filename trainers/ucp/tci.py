@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 
 import torch
 
 from clip.class_text import encode_class_texts
 from dassl.utils import save_torch_atomic
+
+log = logging.getLogger(__name__)
 
 CACHE_FORMAT = 1
 TEXT_TOWER_PREFIXES = ("token_embedding.", "positional_embedding", "transformer.", "ln_final.",
@@ -71,18 +74,19 @@ class TCICache:
         try:
             data = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as err:  # a truncated or foreign file: recompute rather than fail
-            print(f"Ignoring unreadable TCI cache {path} ({type(err).__name__}: {err})")
+            log.warning(f"Ignoring unreadable TCI cache {path} ({type(err).__name__}: {err})")
             return None
         if not isinstance(data, dict) or data.get("key") != key:
-            print(f"Ignoring TCI cache {path}: it was written for a different backbone/template/class list")
+            log.warning(f"Ignoring TCI cache {path}: it was written for a different "
+                        "backbone/template/class list")
             return None
-        print(f"Loading wordvecs from cache {path}...")
+        log.info(f"Loading wordvecs from cache {path}...")
         return data["tci"].float()
 
     def save(self, key: dict, tci: torch.Tensor, label: str = "tci") -> str:
         path = self.path(key, label)
         os.makedirs(self.directory, exist_ok=True)
-        print(f"Saving base wordvecs to {path}...")
+        log.info(f"Saving base wordvecs to {path}...")
         save_torch_atomic({"key": key, "tci": tci.detach().float().cpu()}, path)
         return path
 

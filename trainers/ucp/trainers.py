@@ -19,6 +19,8 @@ base-trained run evaluates new classes with ``--eval-only --model-dir <run> DATA
 
 from __future__ import annotations
 
+import logging
+
 import torch
 
 from dassl.config import add_cfg_node, cfg_hook
@@ -38,6 +40,8 @@ from trainers.prograd import ProGrad
 from trainers.ucp.margin_loss import MarginLoss, class_similarity
 from trainers.ucp.plugin import CONDITION_NAMES, ClassConditioner, attach
 from trainers.ucp.tci import load_or_extract_tci
+
+log = logging.getLogger(__name__)
 
 
 @cfg_hook
@@ -86,8 +90,8 @@ class CaPTPlugin:
         label = f"clip_{cfg.DATASET.SUBSAMPLE_CLASSES}_{cfg.DATASET.NAME}"
         tci = load_or_extract_tci(clip_model, classnames, template, ucp.CACHE_DIR, label)
         condition, persistent = self.meta_net_condition(tci, trainer, net)
-        print(f"CaPT meta-net ({ucp.MODULE}, hidden {ucp.HIDDEN_DIM}) conditioned on "
-              f"{CONDITION_NAMES[self.condition_version]} {tuple(condition.shape)}")
+        log.info(f"CaPT meta-net ({ucp.MODULE}, hidden {ucp.HIDDEN_DIM}) conditioned on "
+                 f"{CONDITION_NAMES[self.condition_version]} {tuple(condition.shape)}")
         conditioner = ClassConditioner(condition, width, ucp.MODULE, int(ucp.HIDDEN_DIM), float(ucp.DROPOUT),
                                        float(ucp.SCALE), clip_model.dtype, persistent)
         attach(net.prompt_learner, conditioner)

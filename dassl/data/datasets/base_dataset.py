@@ -6,11 +6,14 @@ and ``preprocessed.pkl`` files pickled by the original Dassl unpickle into it,
 and pickles written here load under the original Dassl.
 """
 
+import logging
 import os.path as osp
 import random
 from collections import defaultdict
 
 from dassl.utils import check_isfile
+
+log = logging.getLogger(__name__)
 
 __all__ = ["Datum", "DatasetBase"]
 
@@ -140,7 +143,7 @@ class DatasetBase:
         if from_gdrive:
             raise RuntimeError(f"Google Drive downloads are not supported; fetch {url} manually into {dst}")
         download_url(url, dst)
-        print("Extracting file ...")
+        log.info("Extracting file ...")
         if dst.endswith(".zip"):
             with zipfile.ZipFile(dst, "r") as zf:
                 zf.extractall(osp.dirname(dst))
@@ -149,7 +152,7 @@ class DatasetBase:
                 tf.extractall(osp.dirname(dst))
         else:
             raise NotImplementedError(f"Cannot extract {dst}: unknown archive type")
-        print(f"File extracted to {osp.dirname(dst)}")
+        log.info(f"File extracted to {osp.dirname(dst)}")
 
     def generate_fewshot_dataset(self, *data_sources, num_shots=-1, repeat=False):
         """Sample ``num_shots`` items per label from each source.
@@ -162,7 +165,7 @@ class DatasetBase:
         """
         if num_shots < 1:
             return data_sources[0] if len(data_sources) == 1 else data_sources
-        print(f"Creating a {num_shots}-shot dataset")
+        log.info(f"Creating a {num_shots}-shot dataset")
         output = []
         for data_source in data_sources:
             sampled = []

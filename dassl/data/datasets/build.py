@@ -1,8 +1,11 @@
 """Dataset registry and builder."""
 
 import inspect
+import logging
 
 from dassl.utils import Registry, check_availability
+
+log = logging.getLogger(__name__)
 
 DATASET_REGISTRY = Registry("DATASET")
 
@@ -29,7 +32,7 @@ def build_dataset(cfg, **kwargs):
     name = cfg.DATASET.NAME
     check_availability(name, DATASET_REGISTRY.registered_names())
     if cfg.VERBOSE:
-        print(f"Loading dataset: {name}")
+        log.info(f"Loading dataset: {name}")
     cls = DATASET_REGISTRY.get(name)
     wiring = kwargs.get("wiring")
     if "wiring" in kwargs and not _accepts_kwarg(cls, "wiring"):

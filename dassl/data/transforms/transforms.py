@@ -5,6 +5,7 @@ weights, see :mod:`dassl.config.pixel_stats`) the test transform equals CLIP's o
 preprocessing: resize the shorter side, centre crop, to tensor, normalise.
 """
 
+import logging
 import random
 
 import torch
@@ -26,6 +27,8 @@ from torchvision.transforms import functional as F
 from torchvision.transforms.functional import InterpolationMode
 
 from dassl.config.pixel_stats import pixel_stats
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "AVAI_CHOICES",
@@ -133,7 +136,7 @@ def build_transform(cfg, is_train=True, choices=None):
     ``INPUT.NO_TRANSFORM`` is set.
     """
     if cfg.INPUT.NO_TRANSFORM:
-        print("Note: no transform is applied!")
+        log.warning("Note: no transform is applied!")
         return None
     choices = list(cfg.INPUT.TRANSFORMS if choices is None else choices)
     for choice in choices:
@@ -150,7 +153,7 @@ def build_transform(cfg, is_train=True, choices=None):
 
 
 def _step(steps, message, transform):
-    print(f"+ {message}")
+    log.info(f"+ {message}")
     steps.append(transform)
 
 
@@ -160,7 +163,7 @@ def _normalize_step(steps, cfg):
 
 
 def _build_train(cfg, choices):
-    print("Building transform_train")
+    log.info("Building transform_train")
     inp = cfg.INPUT
     size = tuple(inp.SIZE)
     interp = INTERPOLATION_MODES[inp.INTERPOLATION]
@@ -216,7 +219,7 @@ def _build_train(cfg, choices):
 
 
 def _build_test(cfg, choices):
-    print("Building transform_test")
+    log.info("Building transform_test")
     inp = cfg.INPUT
     size = tuple(inp.SIZE)
     interp = INTERPOLATION_MODES[inp.INTERPOLATION]
