@@ -5,7 +5,8 @@ import pytest
 import torch
 from torch import nn
 
-from trainers.common.gpa import GaussianPromptAggregation, gaussian_weights
+from dassl.engine import TrainerBase
+from trainers.common.gpa import GaussianPromptAggregation, GPAHook, gaussian_weights
 
 
 def test_weights_follow_a_normalised_gaussian_over_epochs_1_to_E():
@@ -71,3 +72,37 @@ def test_aggregation_guards_and_state_round_trip():
     assert torch.allclose(resumed.average["prompt"], gpa.average["prompt"])
     with pytest.raises(ValueError, match="different"):
         GaussianPromptAggregation(4, mean=2, std=2).load_state_dict(gpa.state_dict())
+
+
+class _LoopTrainer(TrainerBase):
+    """Epochs without steps that set the trainable tensor to the epoch number (1-based)."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def run_epoch(self):
+        with torch.no_grad():
+            self.model.weight.fill_(self.epoch + 1)
+
+
+def test_gpa_hook_aggregates_every_epoch_and_loads_the_aggregate_after_the_last(capsys):
+    model = nn.Linear(1, 1, bias=False)
+    gpa = GaussianPromptAggregation(3, mean=2, std=1)
+    trainer = _LoopTrainer(model)
+    trainer.register_hooks([GPAHook(gpa)])
+    trainer.train(0, 3)
+    expected = sum(w * (e + 1) for e, w in enumerate(gpa.weights))
+    assert model.weight.item() == pytest.approx(expected)
+    assert capsys.readouterr().out == "Using GPA model for final inference...\n"
+
+
+def test_gpa_hook_warns_when_a_resumed_run_lost_earlier_epochs(capsys):
+    model = nn.Linear(1, 1, bias=False)
+    trainer = _LoopTrainer(model)
+    hook = GPAHook(GaussianPromptAggregation(3, mean=2, std=1))
+    trainer.register_hooks([hook])
+    assert trainer._hook_states() == {"gpa": hook.aggregation.state_dict()}
+    trainer.train(2, 3)  # resumed before the last epoch without the saved aggregate
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].startswith("GPA covers epochs [3] only")
