@@ -16,9 +16,10 @@ Features:
       against the new half; ``cross`` trains and tests on all classes of the target dataset.
       ``TEST.FINAL_MODEL best_val`` therefore selects ``model-best.pth.tar`` on base-class test accuracy,
       as the published numbers do;
-    * ``STAGE1_HOOKS``: callables registered with :func:`register_stage1_hook`, run with the trainer at
-      the end of ``after_train`` (CAPT builds its Confusion Bank there); :func:`load_promptkd_run`
-      rebuilds a trained student and the teacher's text features from a run directory.
+    * ``STAGE1_HOOKS``: callables registered with :func:`register_stage1_hook`, run with the trainer by
+      the last engine hook, :class:`Stage1Outputs`, after training (CAPT builds its Confusion Bank
+      there); :func:`load_promptkd_run` rebuilds a trained student and the teacher's text features from a
+      run directory.
 
 Unused upstream keys kept for command-line compatibility: ``N_CTX_TEXT``, ``PROMPT_DEPTH_TEXT`` (the
 student has no text prompts), ``PROJECT_LAYER``, ``CE_WEIGHT``.
@@ -37,7 +38,7 @@ from torch import nn
 from clip import VisionPromptLearner, l2_normalize
 from clip.checkpoint_keys import load_upstream_state_dict
 from dassl.config import add_cfg_node, cfg_hook
-from dassl.engine import TRAINER_REGISTRY
+from dassl.engine import TRAINER_REGISTRY, HookBase
 from dassl.run_dir import choose_checkpoint
 from dassl.utils import load_checkpoint
 from dassl.utils.distributed import barrier, is_main_process
@@ -60,7 +61,7 @@ from trainers.ivlp import VL_PROMPT_DEFAULTS
 
 log = logging.getLogger(__name__)
 
-# Called as ``hook(trainer)`` at the end of ``PromptKD.after_train`` (after the final test); filled by
+# Called as ``hook(trainer)`` by :class:`Stage1Outputs` after training (after the final test); filled by
 # :func:`register_stage1_hook` only.
 STAGE1_HOOKS: list[Callable[[PromptKD], None]] = []
 
@@ -230,11 +231,19 @@ class PromptKD(ClipTrainer):
         text = self.eval_text_features(getattr(self, "_eval_split", "test"))
         return self.model.logit_scale.exp().float() * student @ text.t()
 
+    def build_hooks(self):
+        """The engine's hooks, then :class:`Stage1Outputs` (it needs the finished, tested run)."""
+        return [*super().build_hooks(), Stage1Outputs()]
+
+
+class Stage1Outputs(HookBase):
+    """After training (the final test and its log lines done), run every callable of ``STAGE1_HOOKS`` with
+    the trainer, on rank 0 only (they write files, e.g. CAPT's Confusion Bank); the other ranks wait."""
+
     def after_train(self):
-        super().after_train()
-        if is_main_process():  # the hooks write files (CAPT's bank): once, by rank 0
+        if is_main_process():
             for hook in STAGE1_HOOKS:
-                hook(self)
+                hook(self.trainer)
         barrier()
 
 

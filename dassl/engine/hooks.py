@@ -16,14 +16,19 @@ The engine's own hooks, in the order ``SimpleTrainer.build_hooks`` registers the
 * :class:`EpochCheckpointer` - after each epoch, write the epoch's checkpoint (what a resumed run starts
   from) and prune the ones ``TRAIN.CHECKPOINT_FREQ`` does not keep;
 * :class:`FinalEvaluation` - after training, deploy the best-val or the last-epoch weights and test them;
-* :class:`ResultsWriter` - after every evaluation, write ``results.json`` / ``wrong_predictions.json``.
+* :class:`ResultsWriter` - after every evaluation, write ``results.json`` / ``wrong_predictions.json``;
+* :class:`TrainingTime` - after training, log the time since training started.
+
+Hooks that act on the finished run (PromptKD's stage-1 outputs) are appended after these.
 
 :class:`LRScheduler` (once-per-epoch scheduler step) is added by trainers whose training step does not
 step the schedulers itself (``ClipTrainer``); Dassl-style trainers keep calling ``update_lr()``.
 """
 
+import datetime
 import logging
 import os.path as osp
+import time
 import weakref
 
 from dassl.config.engine_keys import cfg_get
@@ -35,7 +40,7 @@ from .reporting import run_metadata, write_eval_outputs
 from .selection import final_model
 
 __all__ = ["BestValCheckpointer", "EpochCheckpointer", "FinalEvaluation", "HookBase", "LRScheduler",
-           "ResultsWriter"]
+           "ResultsWriter", "TrainingTime"]
 
 log = logging.getLogger(__name__)
 
@@ -172,3 +177,13 @@ class ResultsWriter(HookBase):
         meta["selected_on_test"] = trainer.weights_selected_on_test()
         write_eval_outputs(trainer.output_dir, split, summary, meta, trainer.eval_history,
                            classnames=[lab2cname[i] for i in labels], wrong=wrong)
+
+
+class TrainingTime(HookBase):
+    """Log ``Elapsed: H:MM:SS`` after training, counted from ``trainer.time_start`` (set when training
+    starts, after a resume has loaded its checkpoint)."""
+
+    def after_train(self):
+        start = getattr(self.trainer, "time_start", None)
+        elapsed = round(time.time() - (time.time() if start is None else start))
+        log.info(f"Elapsed: {datetime.timedelta(seconds=elapsed)}")

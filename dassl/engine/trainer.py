@@ -34,7 +34,7 @@ from .base import TrainerBase
 from .ddp import wrap_model
 from .distributed_eval import ShardedEvaluation, shard_loader
 from .finite import FiniteOutputs
-from .hooks import BestValCheckpointer, EpochCheckpointer, FinalEvaluation, ResultsWriter
+from .hooks import BestValCheckpointer, EpochCheckpointer, FinalEvaluation, ResultsWriter, TrainingTime
 from .loading import ClipLoadModelMixin, load_model_dropping_class_buffers
 from .reporting import split_classes
 from .simple_net import SimpleNet
@@ -94,7 +94,7 @@ class SimpleTrainer(TrainerBase):
         """The hooks this trainer registers when it is built: the method's own (:meth:`method_hooks`)
         first, so that what they change is in the epoch's checkpoints, then the engine's."""
         return [*self.method_hooks(), BestValCheckpointer(), EpochCheckpointer(), FinalEvaluation(),
-                ResultsWriter()]
+                ResultsWriter(), TrainingTime()]
 
     def method_hooks(self):
         """Hooks of a method (e.g. PromptSRC's weight averaging); none by default."""
@@ -190,8 +190,6 @@ class SimpleTrainer(TrainerBase):
     def after_train(self):
         log.info("Finish training")
         super().after_train()
-        elapsed = round(time.time() - getattr(self, "time_start", time.time()))
-        log.info(f"Elapsed: {datetime.timedelta(seconds=elapsed)}")
         self.close_writer()
 
     # ---------------------------------------------------------------- testing

@@ -15,6 +15,7 @@ from dassl.engine.hooks import (
     HookBase,
     LRScheduler,
     ResultsWriter,
+    TrainingTime,
 )
 
 
@@ -138,7 +139,7 @@ def test_two_hooks_cannot_share_a_state_key():
 def test_simple_trainer_registers_the_engine_hooks_in_order(root, tmp_path):
     trainer = build_trainer(tiny_cfg(root, tmp_path))
     assert [type(h) for h in trainer._hooks] == [BestValCheckpointer, EpochCheckpointer, FinalEvaluation,
-                                                 ResultsWriter]
+                                                 ResultsWriter, TrainingTime]
 
 
 def test_method_hooks_come_before_the_checkpointers(root, tmp_path):
