@@ -190,17 +190,24 @@ def infer_config(state_dict) -> dict:
     }
 
 
-def build_model(state_dict: dict, precision: str = "fp32") -> CLIP:
+def build_model(state_dict: dict, precision: str = "fp32", init_draws: bool = False) -> CLIP:
     """Build a CLIP of the size the state dict implies and load it (strict), in eval mode on CPU.
 
     ``precision``: "fp32" (or "amp"), "fp16" (OpenAI's mixed layout) or "bf16" (same layout in bfloat16).
     The integer entries of TorchScript archives (input_resolution, ...) are ignored.
+    ``init_draws``: construct the modules on the CPU with OpenAI's random initialisation, consuming the
+    global torch RNG exactly as OpenAI's ``build_model`` does (the modules are created in the same order
+    with the same init calls), before the weights overwrite every value. The default builds on the meta
+    device and leaves the RNG untouched.
     """
     dtype = precision_dtype(precision)
     state_dict = {k: v for k, v in state_dict.items() if k not in NON_TENSOR_KEYS}
-    with torch.device("meta"):
+    if init_draws:
         model = CLIP(**infer_config(state_dict))
-    model = model.to_empty(device="cpu")
+    else:
+        with torch.device("meta"):
+            model = CLIP(**infer_config(state_dict))
+        model = model.to_empty(device="cpu")
     if dtype != torch.float32:
         convert_weights(model, dtype)
     for name, buffer in model.named_buffers():

@@ -1,7 +1,9 @@
-"""The clip package registers MODEL.CLIP_WEIGHTS_DIR with the config engine."""
+"""The clip package registers MODEL.CLIP_WEIGHTS_DIR and MODEL.CLIP_INIT_DRAWS with the config engine."""
+
+import pytest
 
 import clip  # noqa: F401  (registers the hook)
-from clip.config import weights_dir
+from clip.config import init_draws, weights_dir
 from dassl.config import extend_cfg, get_cfg_default, registered_cfg_hooks
 
 
@@ -12,3 +14,13 @@ def test_weights_dir_key_is_registered():
     assert weights_dir(cfg) is None
     cfg.MODEL.CLIP_WEIGHTS_DIR = "weights"
     assert weights_dir(cfg) == "weights"
+
+
+def test_init_draws_default_on_and_checked():
+    cfg = extend_cfg(get_cfg_default())
+    assert cfg.MODEL.CLIP_INIT_DRAWS is True and init_draws(cfg) is True
+    cfg.MODEL.CLIP_INIT_DRAWS = False
+    assert init_draws(cfg) is False
+    cfg.MODEL.CLIP_INIT_DRAWS = "no"
+    with pytest.raises(ValueError, match="MODEL.CLIP_INIT_DRAWS must be True or False, got 'no'"):
+        init_draws(cfg)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 
 import clip
-from clip.config import weights_dir
+from clip.config import init_draws, weights_dir
 
 log = logging.getLogger(__name__)
 
@@ -22,11 +22,15 @@ def load_clip(cfg, name: str | None = None, precision: str | None = None):
         cfg: the run config (reads ``MODEL.BACKBONE.NAME`` and ``MODEL.CLIP_WEIGHTS_DIR``).
         name: backbone name or file path; default ``MODEL.BACKBONE.NAME``.
         precision: ``fp32`` (default), ``fp16`` or ``bf16``; ``amp`` means fp32 weights.
+
+    With ``MODEL.CLIP_INIT_DRAWS`` (default) the global torch RNG advances as in the upstream code's
+    ``load_clip_to_cpu``, so everything drawn afterwards matches a seeded upstream run.
     """
     name = name or cfg.MODEL.BACKBONE.NAME
     if not name:
         raise ValueError("MODEL.BACKBONE.NAME is empty: set it in the trainer YAML (e.g. ViT-B/16)")
     precision = "fp32" if precision in (None, "amp") else precision
     log.info(f"Loading CLIP (backbone: {name}, precision: {precision})")
-    model, _ = clip.load(name, device="cpu", precision=precision, weights_dir=weights_dir(cfg))
+    model, _ = clip.load(name, device="cpu", precision=precision, weights_dir=weights_dir(cfg),
+                         init_draws=init_draws(cfg))
     return model.eval()
