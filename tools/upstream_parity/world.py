@@ -72,7 +72,7 @@ def random_clip_state_dict(config: dict, seed: int) -> dict:
     for key, shape in shapes.items():
         noise = torch.randn(shape, generator=generator)
         if key == "logit_scale":
-            value = torch.tensor(math.log(1 / 0.07))
+            value = torch.tensor(math.log(100.0))  # the released models' learned value
         elif key.endswith(".bias") or key.endswith("_bias"):
             value = 0.02 * noise
         elif ".ln_" in key or key.startswith("ln_") or key.startswith("visual.ln_"):
