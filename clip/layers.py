@@ -91,16 +91,23 @@ class ResidualAttentionBlock(nn.Module):
 class Transformer(nn.Module):
     """A stack of residual attention blocks with per-block prompt replacement and adapters.
 
-    ``deep_prompts`` is any object with ``block_tokens(i) -> Tensor[n, W] | None``; a returned tensor
-    replaces the ``n`` tokens starting at ``prompt_start`` (a non-negative index, or negative to count
-    from the end) before block ``i`` runs. ``adapters`` maps block index to an adapter object.
+    ``build_hook(tower, i, width)``, when given, is called right after block ``i`` is constructed (see
+    ``clip.model.CLIP``). ``deep_prompts`` is any object with ``block_tokens(i) -> Tensor[n, W] | None``;
+    a returned tensor replaces the ``n`` tokens starting at ``prompt_start`` (a non-negative index, or
+    negative to count from the end) before block ``i`` runs. ``adapters`` maps block index to an
+    adapter object.
     """
 
-    def __init__(self, width: int, layers: int, heads: int):
+    def __init__(self, width: int, layers: int, heads: int, build_hook=None, tower: str = "text"):
         super().__init__()
         self.width = width
         self.layers = layers
-        self.resblocks = nn.Sequential(*[ResidualAttentionBlock(width, heads) for _ in range(layers)])
+        blocks = []
+        for index in range(layers):
+            blocks.append(ResidualAttentionBlock(width, heads))
+            if build_hook is not None:
+                build_hook(tower, index, width)
+        self.resblocks = nn.Sequential(*blocks)
 
     def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None = None, deep_prompts=None,
                 prompt_start: int = 1, adapters=None, layout: TokenLayout | None = None) -> torch.Tensor:

@@ -108,10 +108,12 @@ def _stats_beside(path: str) -> PixelStats:
 
 
 def load(name_or_path: str, device="cpu", precision: str = "fp32",
-         weights_dir: str | None = None, init_draws: bool = False) -> tuple[CLIP, Callable]:
+         weights_dir: str | None = None, init_draws: bool = False, build_hook=None) -> tuple[CLIP, Callable]:
     """(model in eval mode on ``device``, preprocess with the weights' mean/std) for a model name or
-    weights file. ``init_draws``: consume the global torch RNG as OpenAI's loader does (``build_model``)."""
+    weights file. ``init_draws``, ``build_hook``: consume the global torch RNG as OpenAI's loader does
+    (see ``build_model``)."""
     path = resolve_weights(name_or_path, weights_dir)
-    model = build_model(load_state_dict(path), precision=precision, init_draws=init_draws).to(device)
+    model = build_model(load_state_dict(path), precision=precision, init_draws=init_draws,
+                        build_hook=build_hook).to(device)
     stats = OPENAI if name_or_path in MODEL_URLS else _stats_beside(path)
     return model, build_preprocess(model.visual.input_resolution, stats)

@@ -24,11 +24,16 @@ class CLIP(nn.Module):
 
     Prompt and adapter objects are passed to ``encode_image`` / ``encode_text_embeddings`` as arguments;
     with none given the computation is exactly plain CLIP.
+
+    ``build_hook(tower, position, width)``, when given, is called while the modules are constructed:
+    ("visual", -1) right after the ViT's patch embedding, (tower, i) right after block ``i`` of the
+    "visual" or "text" transformer. Upstream's modified CLIPs draw prompt tensors from the global RNG at
+    exactly these points; a hook that draws there reproduces their random streams (see ``build_model``).
     """
 
     def __init__(self, embed_dim: int, image_resolution: int, vision_layers, vision_width: int,
                  vision_patch_size: int | None, context_length: int, vocab_size: int,
-                 transformer_width: int, transformer_heads: int, transformer_layers: int):
+                 transformer_width: int, transformer_heads: int, transformer_layers: int, build_hook=None):
         super().__init__()
         self.context_length = context_length
         self.vocab_size = vocab_size
@@ -40,10 +45,12 @@ class CLIP(nn.Module):
             if vision_width % 64:
                 raise ValueError(f"ViT width {vision_width} is not a multiple of 64 (heads = width / 64)")
             self.visual = VisionTransformer(image_resolution, vision_patch_size, vision_width, vision_layers,
-                                            heads=vision_width // 64, output_dim=embed_dim)
+                                            heads=vision_width // 64, output_dim=embed_dim,
+                                            build_hook=build_hook)
         if transformer_heads < 1 or transformer_width % transformer_heads:
             raise ValueError(f"text width {transformer_width} cannot be split into {transformer_heads} heads")
-        self.transformer = Transformer(transformer_width, transformer_layers, transformer_heads)
+        self.transformer = Transformer(transformer_width, transformer_layers, transformer_heads,
+                                       build_hook=build_hook, tower="text")
         self.token_embedding = nn.Embedding(vocab_size, transformer_width)
         self.positional_embedding = nn.Parameter(torch.empty(context_length, transformer_width))
         self.ln_final = LayerNorm(transformer_width)
@@ -190,7 +197,7 @@ def infer_config(state_dict) -> dict:
     }
 
 
-def build_model(state_dict: dict, precision: str = "fp32", init_draws: bool = False) -> CLIP:
+def build_model(state_dict: dict, precision: str = "fp32", init_draws: bool = False, build_hook=None) -> CLIP:
     """Build a CLIP of the size the state dict implies and load it (strict), in eval mode on CPU.
 
     ``precision``: "fp32" (or "amp"), "fp16" (OpenAI's mixed layout) or "bf16" (same layout in bfloat16).
@@ -198,12 +205,12 @@ def build_model(state_dict: dict, precision: str = "fp32", init_draws: bool = Fa
     ``init_draws``: construct the modules on the CPU with OpenAI's random initialisation, consuming the
     global torch RNG exactly as OpenAI's ``build_model`` does (the modules are created in the same order
     with the same init calls), before the weights overwrite every value. The default builds on the meta
-    device and leaves the RNG untouched.
+    device and leaves the RNG untouched. ``build_hook`` (see ``CLIP``) is only called with ``init_draws``.
     """
     dtype = precision_dtype(precision)
     state_dict = {k: v for k, v in state_dict.items() if k not in NON_TENSOR_KEYS}
     if init_draws:
-        model = CLIP(**infer_config(state_dict))
+        model = CLIP(**infer_config(state_dict), build_hook=build_hook)
     else:
         with torch.device("meta"):
             model = CLIP(**infer_config(state_dict))

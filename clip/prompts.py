@@ -32,6 +32,16 @@ def _deep_list(n_tokens: int, width: int, count: int, init_std: float) -> nn.Par
     return nn.ParameterList([nn.Parameter(torch.randn(n_tokens, width) * init_std) for _ in range(count)])
 
 
+def _given_tensors(initial, n_tokens: int, width: int, count: int, what: str) -> list[torch.Tensor]:
+    """Check initial values handed to a prompt module: ``count`` tensors of shape [n_tokens, width]."""
+    tensors = list(initial)
+    if len(tensors) != count or any(tuple(t.shape) != (n_tokens, width) for t in tensors):
+        shapes = [tuple(t.shape) for t in tensors]
+        raise ValueError(f"{what}: expected {count} initial tensors of shape {(n_tokens, width)}, "
+                         f"got {shapes}")
+    return tensors
+
+
 def _check_sizes(n_tokens: int, depth: int) -> None:
     if depth < 0:
         raise ValueError(f"prompt depth must be >= 0, got {depth}")
@@ -43,14 +53,20 @@ class TextDeepPrompts(nn.Module):
     """Deep text prompts: ``deep[k]`` [n, width] replaces positions 1..n before block ``k + 1``.
 
     ``depth`` counts the prompted layers including layer 0, whose prompts are the caller's context
-    embeddings, so there are ``depth - 1`` deep tensors (depth 9 -> blocks 1..8).
+    embeddings, so there are ``depth - 1`` deep tensors (depth 9 -> blocks 1..8). ``initial`` gives their
+    starting values instead of drawing N(0, init_std^2).
     """
 
-    def __init__(self, n_tokens: int, width: int, depth: int, init_std: float = 0.02):
+    def __init__(self, n_tokens: int, width: int, depth: int, init_std: float = 0.02, initial=None):
         super().__init__()
         _check_sizes(n_tokens, depth)
         self.n_tokens, self.width, self.depth = n_tokens, width, depth
-        self.deep = _deep_list(n_tokens, width, max(depth - 1, 0), init_std)
+        count = max(depth - 1, 0)
+        if initial is None:
+            self.deep = _deep_list(n_tokens, width, count, init_std)
+        else:  # values drawn elsewhere (e.g. while CLIP was built, as upstream draws them)
+            tensors = _given_tensors(initial, n_tokens, width, count, "TextDeepPrompts")
+            self.deep = nn.ParameterList([nn.Parameter(t.detach().clone()) for t in tensors])
 
     def block_tokens(self, index: int) -> torch.Tensor | None:
         return self.deep[index - 1] if 1 <= index <= len(self.deep) else None
@@ -64,18 +80,23 @@ class VisionPromptLearner(nn.Module):
     before block ``k + 1`` (depth 9 -> blocks 1..8). Depth 0 means no prompts at all.
 
     ``placement`` "end" is the IVLP / MaPLe / PromptSRC layout; "after_cls" with ``dropout`` is DAPT's.
-    Parameters start as N(0, init_std^2); re-initialise ``shallow`` in place for other schemes.
+    Parameters start as N(0, init_std^2), or as ``initial`` ([shallow, deep...]) when given.
     """
 
     def __init__(self, n_tokens: int, width: int, depth: int, init_std: float = 0.02, placement: str = "end",
-                 dropout: float = 0.0):
+                 dropout: float = 0.0, initial=None):
         super().__init__()
         _check_sizes(n_tokens, depth)
         if placement not in PROMPT_POSITIONS:
             raise ValueError(f"placement must be one of {PROMPT_POSITIONS}, got {placement!r}")
         self.n_tokens, self.width, self.depth, self.placement = n_tokens, width, depth, placement
-        self.shallow = nn.Parameter(torch.randn(n_tokens, width) * init_std) if depth > 0 else None
-        self.deep = _deep_list(n_tokens, width, max(depth - 1, 0), init_std)
+        if initial is None:
+            self.shallow = nn.Parameter(torch.randn(n_tokens, width) * init_std) if depth > 0 else None
+            self.deep = _deep_list(n_tokens, width, max(depth - 1, 0), init_std)
+        else:  # values drawn elsewhere: [shallow, deep 1, ..., deep depth-1]
+            tensors = _given_tensors(initial, n_tokens, width, depth, "VisionPromptLearner")
+            self.shallow = nn.Parameter(tensors[0].detach().clone()) if depth > 0 else None
+            self.deep = nn.ParameterList([nn.Parameter(t.detach().clone()) for t in tensors[1:]])
         self.dropout = nn.Dropout(dropout)
 
     def shallow_tokens(self) -> torch.Tensor | None:

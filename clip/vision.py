@@ -18,7 +18,7 @@ class VisionTransformer(nn.Module):
     """
 
     def __init__(self, input_resolution: int, patch_size: int, width: int, layers: int, heads: int,
-                 output_dim: int):
+                 output_dim: int, build_hook=None):
         super().__init__()
         self.input_resolution = input_resolution
         self.patch_size = patch_size
@@ -27,10 +27,12 @@ class VisionTransformer(nn.Module):
         grid = input_resolution // patch_size
         scale = width ** -0.5
         self.conv1 = nn.Conv2d(3, width, kernel_size=patch_size, stride=patch_size, bias=False)
+        if build_hook is not None:
+            build_hook("visual", -1, width)
         self.class_embedding = nn.Parameter(scale * torch.randn(width))
         self.positional_embedding = nn.Parameter(scale * torch.randn(grid * grid + 1, width))
         self.ln_pre = LayerNorm(width)
-        self.transformer = Transformer(width, layers, heads)
+        self.transformer = Transformer(width, layers, heads, build_hook=build_hook, tower="visual")
         self.ln_post = LayerNorm(width)
         self.proj = nn.Parameter(scale * torch.randn(width, output_dim))
 

@@ -22,7 +22,7 @@ from dassl.config import add_cfg_node, cfg_hook
 from dassl.engine import TRAINER_REGISTRY
 from trainers.common.backbone import load_clip
 from trainers.common.base import ClipTrainer
-from trainers.common.vl_prompt import IVLPDesign, VLPromptModel, check_input_size
+from trainers.common.vl_prompt import IVLPBuildDraws, IVLPDesign, VLPromptModel, check_input_size
 
 log = logging.getLogger(__name__)
 
@@ -40,24 +40,34 @@ def add_ivlp_cfg(cfg) -> None:
     add_cfg_node(cfg, "TRAINER.IVLP", {"N_CTX_VISION": 2, "N_CTX_TEXT": 2, **VL_PROMPT_DEFAULTS})
 
 
-def load_vl_backbone(trainer: ClipTrainer, precision: str | None = None):
+def load_vl_backbone(trainer: ClipTrainer, precision: str | None = None, build_hook=None):
     """CLIP of ``MODEL.BACKBONE.NAME`` on the trainer's device, checked against ``INPUT.SIZE``."""
     cfg = trainer.cfg
-    clip_model = load_clip(cfg, precision=precision or trainer.weight_precision).to(trainer.device)
+    clip_model = load_clip(cfg, precision=precision or trainer.weight_precision,
+                           build_hook=build_hook).to(trainer.device)
     check_input_size(cfg, clip_model)
     return clip_model
 
 
-def build_vl_prompt_model(trainer: ClipTrainer, node, clip_model=None) -> VLPromptModel:
-    """The IVLP design of config ``node`` on ``clip_model`` (default: the configured backbone), over the
-    dataset's classes."""
-    clip_model = clip_model if clip_model is not None else load_vl_backbone(trainer)
+def load_prompted_backbone(trainer: ClipTrainer, node) -> tuple[object, IVLPBuildDraws]:
+    """The configured CLIP built as upstream builds its IVLP-design CLIP: the prompt tensors of config
+    ``node`` are drawn in between CLIP's own initialisation draws. Returns (CLIP, the drawn prompts)."""
+    drawn = IVLPBuildDraws(IVLPDesign.from_cfg(node))
+    return load_vl_backbone(trainer, build_hook=drawn), drawn
+
+
+def build_vl_prompt_model(trainer: ClipTrainer, node, clip_model=None,
+                          drawn: IVLPBuildDraws | None = None) -> VLPromptModel:
+    """The IVLP design of config ``node`` on ``clip_model`` (default: the configured backbone, built by
+    :func:`load_prompted_backbone`), over the dataset's classes."""
+    if clip_model is None:
+        clip_model, drawn = load_prompted_backbone(trainer, node)
     design = IVLPDesign.from_cfg(node)
     log.info(
         f"Independent V-L design: text context {design.n_ctx_text} tokens ({design.ctx_init!r}), "
         f"vision {design.n_ctx_vision} tokens, depth {design.depth_vision}/{design.depth_text}"
     )
-    return VLPromptModel(clip_model, trainer.dm.dataset.classnames, design)
+    return VLPromptModel(clip_model, trainer.dm.dataset.classnames, design, drawn)
 
 
 @TRAINER_REGISTRY.register()

@@ -36,7 +36,8 @@ N_IMAGES = 4  # test images of the logits check
 # configured one); the toy configs all train in fp32. The numbers are CPU numbers, also on a GPU machine.
 # They pin the meta-device build (MODEL.CLIP_INIT_DRAWS False, which draws nothing while building CLIP);
 # the default build's random streams are pinned against upstream runs in test_upstream_trajectories.py.
-COMMON = ["USE_CUDA", "False", "MODEL.CLIP_INIT_DRAWS", "False", "DATASET.NUM_SHOTS", "2", "OPTIM.MAX_EPOCH", "2",
+COMMON = ["USE_CUDA", "False", "MODEL.CLIP_INIT_DRAWS", "False",
+          "DATASET.NUM_SHOTS", "2", "OPTIM.MAX_EPOCH", "2",
           "TRAIN.COLLECT_ENV_INFO", "False", "TRAIN.PRINT_FREQ", "1000", "TRAIN.PROGRESS_BAR", "False",
           "DATALOADER.TRAIN_X.BATCH_SIZE", "4"]
 BASE = ["DATASET.SUBSAMPLE_CLASSES", "base"]

@@ -15,7 +15,7 @@ from clip.config import init_draws, weights_dir
 log = logging.getLogger(__name__)
 
 
-def load_clip(cfg, name: str | None = None, precision: str | None = None):
+def load_clip(cfg, name: str | None = None, precision: str | None = None, build_hook=None):
     """Our CLIP on the CPU, in eval mode.
 
     Args:
@@ -24,7 +24,8 @@ def load_clip(cfg, name: str | None = None, precision: str | None = None):
         precision: ``fp32`` (default), ``fp16`` or ``bf16``; ``amp`` means fp32 weights.
 
     With ``MODEL.CLIP_INIT_DRAWS`` (default) the global torch RNG advances as in the upstream code's
-    ``load_clip_to_cpu``, so everything drawn afterwards matches a seeded upstream run.
+    ``load_clip_to_cpu``, so everything drawn afterwards matches a seeded upstream run; ``build_hook`` (see
+    ``clip.model.CLIP``) then draws what upstream's modified CLIP draws inside its blocks.
     """
     name = name or cfg.MODEL.BACKBONE.NAME
     if not name:
@@ -32,5 +33,5 @@ def load_clip(cfg, name: str | None = None, precision: str | None = None):
     precision = "fp32" if precision in (None, "amp") else precision
     log.info(f"Loading CLIP (backbone: {name}, precision: {precision})")
     model, _ = clip.load(name, device="cpu", precision=precision, weights_dir=weights_dir(cfg),
-                         init_draws=init_draws(cfg))
+                         init_draws=init_draws(cfg), build_hook=build_hook)
     return model.eval()

@@ -74,6 +74,36 @@ class IVLPDesign:
             )
 
 
+class IVLPBuildDraws:
+    """The prompt tensors upstream's modified CLIP (IVLP design) draws while it is built, drawn in the same
+    places.
+
+    Upstream creates the vision prompts of layer 0 right after the patch embedding and those of layers
+    ``1..J-1`` right after their block (text blocks likewise), each N(0, 0.02^2) from the global RNG, in
+    between CLIP's own initialisation draws. Handed to ``load_clip`` as ``build_hook``, this object draws
+    the same tensors at the same points; ``VLPromptModel`` then starts from them instead of drawing its own,
+    so a seeded run sees upstream's random streams. Nothing is drawn when CLIP is built without its
+    initialisation draws (``MODEL.CLIP_INIT_DRAWS False``).
+    """
+
+    def __init__(self, design: IVLPDesign, init_std: float = 0.02):
+        self.design = design
+        self.init_std = init_std
+        self.vision: list[torch.Tensor] = []
+        self.text: list[torch.Tensor] = []
+
+    def _draw(self, n_tokens: int, width: int) -> torch.Tensor:
+        return nn.init.normal_(torch.empty(n_tokens, width), std=self.init_std)
+
+    def __call__(self, tower: str, position: int, width: int) -> None:
+        design = self.design
+        prompted_block = 1 <= position < design.depth_vision
+        if tower == "visual" and design.depth_vision > 0 and (position == -1 or prompted_block):
+            self.vision.append(self._draw(design.n_ctx_vision, width))
+        elif tower == "text" and 1 <= position < design.depth_text:
+            self.text.append(self._draw(design.n_ctx_text, width))
+
+
 class VLPromptLearner(nn.Module):
     """Learnable text context shared by all classes, and the fixed token embeddings around it.
 
@@ -136,10 +166,12 @@ class VLPromptModel(EvalCacheMixin, nn.Module):
     Holds the CLIP image tower (``image_encoder``), the text tower without its token embedding
     (``text_encoder``), ``logit_scale`` and the three prompt modules. Trainable: ``prompt_learner.ctx``
     and every vision/text prompt tensor (``trainable_params``). Class text features are encoded once per
-    evaluation (``EvalCacheMixin``), never per test batch.
+    evaluation (``EvalCacheMixin``), never per test batch. ``drawn``: the prompt values drawn while
+    ``clip_model`` was built (:class:`IVLPBuildDraws`), used as the prompts' starting values.
     """
 
-    def __init__(self, clip_model, classnames: list[str], design: IVLPDesign):
+    def __init__(self, clip_model, classnames: list[str], design: IVLPDesign,
+                 drawn: IVLPBuildDraws | None = None):
         super().__init__()
         design.check(clip_model)
         self.design = design
@@ -155,10 +187,12 @@ class VLPromptModel(EvalCacheMixin, nn.Module):
         self.logit_scale = clip_model.logit_scale
         device = clip_model.logit_scale.device
         self.vision_prompts = VisionPromptLearner(
-            design.n_ctx_vision, clip_model.visual.width, design.depth_vision
+            design.n_ctx_vision, clip_model.visual.width, design.depth_vision,
+            initial=drawn.vision if drawn is not None and drawn.vision else None,
         ).to(device)
         self.text_prompts = TextDeepPrompts(
-            design.n_ctx_text, clip_model.transformer.width, design.depth_text
+            design.n_ctx_text, clip_model.transformer.width, design.depth_text,
+            initial=drawn.text if drawn is not None and drawn.text else None,
         ).to(device)
 
     @property
