@@ -197,6 +197,15 @@ def infer_config(state_dict) -> dict:
     }
 
 
+def draw_init_like(model: CLIP) -> None:
+    """Consume the global torch RNG exactly as constructing another CLIP of ``model``'s size would.
+
+    Upstream trainers build extra CLIP copies (e.g. PromptSRC's frozen zero-shot towers) where this
+    project reuses the one it has; drawing their initialisation keeps the later random streams equal.
+    """
+    CLIP(**infer_config({k: v for k, v in model.state_dict().items() if k not in NON_TENSOR_KEYS}))
+
+
 def build_model(state_dict: dict, precision: str = "fp32", init_draws: bool = False, build_hook=None) -> CLIP:
     """Build a CLIP of the size the state dict implies and load it (strict), in eval mode on CPU.
 

@@ -42,6 +42,12 @@ def _given_tensors(initial, n_tokens: int, width: int, count: int, what: str) ->
     return tensors
 
 
+def _as_token_dtype(tokens: torch.Tensor | None, token_dtype: torch.dtype | None) -> torch.Tensor | None:
+    """Tokens as they enter the tower: cast through ``token_dtype`` when one is set (autograd casts the
+    gradient back the same way)."""
+    return tokens if tokens is None or token_dtype is None else tokens.to(token_dtype)
+
+
 def _check_sizes(n_tokens: int, depth: int) -> None:
     if depth < 0:
         raise ValueError(f"prompt depth must be >= 0, got {depth}")
@@ -54,13 +60,15 @@ class TextDeepPrompts(nn.Module):
 
     ``depth`` counts the prompted layers including layer 0, whose prompts are the caller's context
     embeddings, so there are ``depth - 1`` deep tensors (depth 9 -> blocks 1..8). ``initial`` gives their
-    starting values instead of drawing N(0, init_std^2).
+    starting values instead of drawing N(0, init_std^2). ``token_dtype``: see ``VisionPromptLearner``.
     """
 
-    def __init__(self, n_tokens: int, width: int, depth: int, init_std: float = 0.02, initial=None):
+    def __init__(self, n_tokens: int, width: int, depth: int, init_std: float = 0.02, initial=None,
+                 token_dtype: torch.dtype | None = None):
         super().__init__()
         _check_sizes(n_tokens, depth)
         self.n_tokens, self.width, self.depth = n_tokens, width, depth
+        self.token_dtype = token_dtype
         count = max(depth - 1, 0)
         if initial is None:
             self.deep = _deep_list(n_tokens, width, count, init_std)
@@ -69,7 +77,9 @@ class TextDeepPrompts(nn.Module):
             self.deep = nn.ParameterList([nn.Parameter(t.detach().clone()) for t in tensors])
 
     def block_tokens(self, index: int) -> torch.Tensor | None:
-        return self.deep[index - 1] if 1 <= index <= len(self.deep) else None
+        if not 1 <= index <= len(self.deep):
+            return None
+        return _as_token_dtype(self.deep[index - 1], self.token_dtype)
 
     def trainable_params(self) -> list[nn.Parameter]:
         return list(self.parameters())
@@ -81,15 +91,18 @@ class VisionPromptLearner(nn.Module):
 
     ``placement`` "end" is the IVLP / MaPLe / PromptSRC layout; "after_cls" with ``dropout`` is DAPT's.
     Parameters start as N(0, init_std^2), or as ``initial`` ([shallow, deep...]) when given.
+    ``token_dtype`` (e.g. ``torch.float16``): the tokens pass through this dtype before the tower casts them
+    to its own, as upstream's IVLP-design CLIPs cast their prompts with ``.half()`` even in fp32 runs.
     """
 
     def __init__(self, n_tokens: int, width: int, depth: int, init_std: float = 0.02, placement: str = "end",
-                 dropout: float = 0.0, initial=None):
+                 dropout: float = 0.0, initial=None, token_dtype: torch.dtype | None = None):
         super().__init__()
         _check_sizes(n_tokens, depth)
         if placement not in PROMPT_POSITIONS:
             raise ValueError(f"placement must be one of {PROMPT_POSITIONS}, got {placement!r}")
         self.n_tokens, self.width, self.depth, self.placement = n_tokens, width, depth, placement
+        self.token_dtype = token_dtype
         if initial is None:
             self.shallow = nn.Parameter(torch.randn(n_tokens, width) * init_std) if depth > 0 else None
             self.deep = _deep_list(n_tokens, width, max(depth - 1, 0), init_std)
@@ -100,10 +113,12 @@ class VisionPromptLearner(nn.Module):
         self.dropout = nn.Dropout(dropout)
 
     def shallow_tokens(self) -> torch.Tensor | None:
-        return None if self.shallow is None else self.dropout(self.shallow)
+        return None if self.shallow is None else _as_token_dtype(self.dropout(self.shallow), self.token_dtype)
 
     def block_tokens(self, index: int) -> torch.Tensor | None:
-        return self.deep[index - 1] if 1 <= index <= len(self.deep) else None
+        if not 1 <= index <= len(self.deep):
+            return None
+        return _as_token_dtype(self.deep[index - 1], self.token_dtype)
 
     def trainable_params(self) -> list[nn.Parameter]:
         return list(self.parameters())

@@ -26,11 +26,12 @@ from clip.class_text import encode_class_texts
 from dassl.config import add_cfg_node, cfg_hook
 from dassl.engine import TRAINER_REGISTRY
 from datasets import templates as dataset_templates
+from trainers.common.backbone import draw_upstream_copies
 from trainers.common.base import ClipTrainer
 from trainers.common.gpa import GaussianPromptAggregation, GPAHook
 from trainers.common.losses import promptsrc_losses
 from trainers.common.vl_prompt import VLPromptModel
-from trainers.ivlp import VL_PROMPT_DEFAULTS, build_vl_prompt_model, load_vl_backbone
+from trainers.ivlp import VL_PROMPT_DEFAULTS, build_vl_prompt_model, load_prompted_backbone, load_vl_backbone
 
 log = logging.getLogger(__name__)
 
@@ -69,13 +70,16 @@ class PromptSRC(ClipTrainer):
 
     def build_network(self):
         node = self.cfg.TRAINER.PROMPTSRC
-        clip_model = load_vl_backbone(self)
+        clip_model, drawn = load_prompted_backbone(self, node)
+        model = build_vl_prompt_model(self, node, clip_model, drawn)
         log.info(f"Encoding the frozen text targets ({len(dataset_templates.PROMPTSRC_TEMPLATES)} templates)")
-        # PromptSRC encodes its targets with an fp32 CLIP, whatever the training precision.
+        # PromptSRC encodes its targets with an fp32 CLIP, whatever the training precision. Upstream builds
+        # two frozen zero-shot CLIPs here (text targets, image tower); this project reuses the backbone
+        # where it can and draws the initialisation of the copies it does not build.
         text_clip = clip_model if self.weight_precision == "fp32" else load_vl_backbone(self, "fp32")
+        draw_upstream_copies(self.cfg, clip_model, 2 if text_clip is clip_model else 1)
         fixed = template_ensemble_features(text_clip, self.dm.dataset.classnames)
         del text_clip
-        model = build_vl_prompt_model(self, node, clip_model)
         model.register_buffer("fixed_embeddings", fixed, persistent=False)
         self.gpa = GaussianPromptAggregation(self.cfg.OPTIM.MAX_EPOCH, node.GPA_MEAN, node.GPA_STD)
         return model

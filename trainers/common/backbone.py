@@ -11,6 +11,7 @@ import logging
 
 import clip
 from clip.config import init_draws, weights_dir
+from clip.model import draw_init_like
 
 log = logging.getLogger(__name__)
 
@@ -35,3 +36,11 @@ def load_clip(cfg, name: str | None = None, precision: str | None = None, build_
     model, _ = clip.load(name, device="cpu", precision=precision, weights_dir=weights_dir(cfg),
                          init_draws=init_draws(cfg), build_hook=build_hook)
     return model.eval()
+
+
+def draw_upstream_copies(cfg, clip_model, count: int) -> None:
+    """Draw the initialisation of ``count`` more CLIPs of ``clip_model``'s size, as the upstream trainer
+    that builds that many extra copies does (with ``MODEL.CLIP_INIT_DRAWS``; nothing otherwise)."""
+    if init_draws(cfg):
+        for _ in range(count):
+            draw_init_like(clip_model)

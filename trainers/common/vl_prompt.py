@@ -23,6 +23,11 @@ from torch import nn
 from clip import TextDeepPrompts, TextEncoder, VisionPromptLearner, l2_normalize, tokenize
 from trainers.common.base import EvalCacheMixin
 
+# Upstream's IVLP-design CLIP casts its vision prompts and deep text prompts with ``.half()`` before they
+# join the token sequence, in every precision; in fp32 runs their values (and gradients) are rounded to
+# fp16 there. Keeping that rounding makes seeded fp32 runs equal upstream's; it is a no-op for fp16 towers.
+UPSTREAM_PROMPT_DTYPE = torch.float16
+
 
 @dataclass(frozen=True)
 class IVLPDesign:
@@ -189,10 +194,12 @@ class VLPromptModel(EvalCacheMixin, nn.Module):
         self.vision_prompts = VisionPromptLearner(
             design.n_ctx_vision, clip_model.visual.width, design.depth_vision,
             initial=drawn.vision if drawn is not None and drawn.vision else None,
+            token_dtype=UPSTREAM_PROMPT_DTYPE,
         ).to(device)
         self.text_prompts = TextDeepPrompts(
             design.n_ctx_text, clip_model.transformer.width, design.depth_text,
             initial=drawn.text if drawn is not None and drawn.text else None,
+            token_dtype=UPSTREAM_PROMPT_DTYPE,
         ).to(device)
 
     @property
