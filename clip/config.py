@@ -6,7 +6,8 @@ for an unset ``INPUT.PIXEL_MEAN/STD``.
 torch RNG before the weights overwrite it (True, the default). Upstream code builds CLIP through OpenAI's
 constructor, so only with these draws does a seeded run see the same random numbers afterwards (prompt
 initialisation, data order, augmentation) as the upstream run. False builds on the meta device and draws
-nothing: faster start-up (about a second for ViT-B/16, several for ViT-L/14 on a CPU), other random streams.
+nothing: faster start-up (a few seconds per ViT-B/16 build on a CPU core, more for ViT-L/14), other random
+streams.
 
 Both register only when the training engine (``dassl``) is present, so ``clip`` stays usable on its own
 (e.g. to pretrain a tiny CLIP).
