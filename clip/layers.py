@@ -60,7 +60,10 @@ class ResidualAttentionBlock(nn.Module):
 
     def __init__(self, width: int, heads: int):
         super().__init__()
-        self.attn = nn.MultiheadAttention(width, heads, batch_first=True)
+        # Sequence-first, as OpenAI's blocks: torch's fused inference path (taken only for batch-first
+        # modules, in eval mode without gradients) rounds differently, so frozen towers would not compute
+        # the numbers the original code computes.
+        self.attn = nn.MultiheadAttention(width, heads)
         self.ln_1 = LayerNorm(width)
         self.mlp = nn.Sequential(OrderedDict([
             ("c_fc", nn.Linear(width, width * 4)),
@@ -73,7 +76,8 @@ class ResidualAttentionBlock(nn.Module):
                 layout: TokenLayout | None = None) -> torch.Tensor:
         h = self.ln_1(x)
         mask = None if attn_mask is None else attn_mask.to(dtype=x.dtype, device=x.device)
-        out = self.attn(h, h, h, need_weights=False, attn_mask=mask)[0]
+        h_seq = h.transpose(0, 1)
+        out = self.attn(h_seq, h_seq, h_seq, need_weights=False, attn_mask=mask)[0].transpose(0, 1)
         if adapter is not None:
             residual = adapter(h, layout)
             if residual is not None:
@@ -118,6 +122,7 @@ class Transformer(nn.Module):
             if deep_prompts is not None:
                 tokens = deep_prompts.block_tokens(i)
                 if tokens is not None:
-                    x = replace_tokens(x, tokens, prompt_start)
+                    via = getattr(deep_prompts, "token_dtype", None)
+                    x = replace_tokens(x, tokens, prompt_start, via=via)
             x = block(x, attn_mask=attn_mask, adapter=_block_adapter(adapters, i), layout=layout)
         return x

@@ -74,10 +74,13 @@ def grid_to_tokens(grid: torch.Tensor, layout: TokenLayout) -> torch.Tensor:
     return torch.cat([before, patches, after], dim=1)
 
 
-def replace_tokens(x: torch.Tensor, tokens: torch.Tensor, start: int) -> torch.Tensor:
+def replace_tokens(x: torch.Tensor, tokens: torch.Tensor, start: int,
+                   via: torch.dtype | None = None) -> torch.Tensor:
     """``x`` [B, L, W] with positions ``start .. start+n`` replaced by ``tokens`` [n, W] or [B, n, W].
 
     ``start`` may be negative to count from the end. Not in place, so autograd sees the prompt tokens.
+    ``via``: a dtype the batch-expanded tokens pass through on their way to ``x``'s (see
+    ``clip.prompts.VisionPromptLearner``'s ``token_dtype``).
     """
     length = x.shape[1]
     n = tokens.shape[-2]
@@ -87,5 +90,7 @@ def replace_tokens(x: torch.Tensor, tokens: torch.Tensor, start: int) -> torch.T
             f"cannot place {n} prompt tokens at position {start} of a sequence of length {length}")
     if tokens.dim() == 2:
         tokens = tokens.unsqueeze(0).expand(x.shape[0], -1, -1)
+    if via is not None:
+        tokens = tokens.to(via)
     tokens = tokens.to(dtype=x.dtype, device=x.device)
     return torch.cat([x[:, :begin], tokens, x[:, begin + n:]], dim=1)

@@ -42,12 +42,6 @@ def _given_tensors(initial, n_tokens: int, width: int, count: int, what: str) ->
     return tensors
 
 
-def _as_token_dtype(tokens: torch.Tensor | None, token_dtype: torch.dtype | None) -> torch.Tensor | None:
-    """Tokens as they enter the tower: cast through ``token_dtype`` when one is set (autograd casts the
-    gradient back the same way)."""
-    return tokens if tokens is None or token_dtype is None else tokens.to(token_dtype)
-
-
 def _check_sizes(n_tokens: int, depth: int) -> None:
     if depth < 0:
         raise ValueError(f"prompt depth must be >= 0, got {depth}")
@@ -77,9 +71,7 @@ class TextDeepPrompts(nn.Module):
             self.deep = nn.ParameterList([nn.Parameter(t.detach().clone()) for t in tensors])
 
     def block_tokens(self, index: int) -> torch.Tensor | None:
-        if not 1 <= index <= len(self.deep):
-            return None
-        return _as_token_dtype(self.deep[index - 1], self.token_dtype)
+        return self.deep[index - 1] if 1 <= index <= len(self.deep) else None
 
     def trainable_params(self) -> list[nn.Parameter]:
         return list(self.parameters())
@@ -91,8 +83,9 @@ class VisionPromptLearner(nn.Module):
 
     ``placement`` "end" is the IVLP / MaPLe / PromptSRC layout; "after_cls" with ``dropout`` is DAPT's.
     Parameters start as N(0, init_std^2), or as ``initial`` ([shallow, deep...]) when given.
-    ``token_dtype`` (e.g. ``torch.float16``): the tokens pass through this dtype before the tower casts them
-    to its own, as upstream's IVLP-design CLIPs cast their prompts with ``.half()`` even in fp32 runs.
+    ``token_dtype`` (e.g. ``torch.float16``): the towers pass the tokens, once repeated over the batch,
+    through this dtype before their own, as upstream's IVLP-design CLIPs cast their expanded prompts with
+    ``.half()`` even in fp32 runs (so the batch's gradients are also summed in that dtype).
     """
 
     def __init__(self, n_tokens: int, width: int, depth: int, init_std: float = 0.02, placement: str = "end",
@@ -113,12 +106,10 @@ class VisionPromptLearner(nn.Module):
         self.dropout = nn.Dropout(dropout)
 
     def shallow_tokens(self) -> torch.Tensor | None:
-        return None if self.shallow is None else _as_token_dtype(self.dropout(self.shallow), self.token_dtype)
+        return None if self.shallow is None else self.dropout(self.shallow)
 
     def block_tokens(self, index: int) -> torch.Tensor | None:
-        if not 1 <= index <= len(self.deep):
-            return None
-        return _as_token_dtype(self.deep[index - 1], self.token_dtype)
+        return self.deep[index - 1] if 1 <= index <= len(self.deep) else None
 
     def trainable_params(self) -> list[nn.Parameter]:
         return list(self.parameters())

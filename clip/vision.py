@@ -56,11 +56,12 @@ class VisionTransformer(nn.Module):
         shallow = prompts.shallow_tokens() if prompts is not None else None
         n = 0 if shallow is None else shallow.shape[-2]
         layout = TokenLayout(num_prefix=1, grid=grid, num_prompts=n, prompt_position=placement)
+        via = getattr(prompts, "token_dtype", None)
         if n and placement == "end":
-            x = torch.cat([x, _batch(shallow, x)], dim=1)
+            x = torch.cat([x, _batch(shallow, x, via)], dim=1)
         x = self.ln_pre(x)
         if n and placement == "after_cls":
-            x = torch.cat([x[:, :1], _batch(shallow, x), x[:, 1:]], dim=1)
+            x = torch.cat([x[:, :1], _batch(shallow, x, via), x[:, 1:]], dim=1)
         x = self.transformer(x, deep_prompts=prompts, prompt_start=layout.prompt_slice.start,
                              adapters=adapters, layout=layout)
         if return_tokens:
@@ -69,8 +70,10 @@ class VisionTransformer(nn.Module):
         return self.ln_post(x[:, 0]) @ self.proj
 
 
-def _batch(tokens: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-    """[n, W] (or [B, n, W]) prompt tokens as [B, n, W] in the dtype/device of ``like``."""
+def _batch(tokens: torch.Tensor, like: torch.Tensor, via: torch.dtype | None = None) -> torch.Tensor:
+    """[n, W] (or [B, n, W]) prompt tokens as [B, n, W] in the dtype/device of ``like`` (through ``via``)."""
     if tokens.dim() == 2:
         tokens = tokens.unsqueeze(0).expand(like.shape[0], -1, -1)
+    if via is not None:
+        tokens = tokens.to(via)
     return tokens.to(dtype=like.dtype, device=like.device)

@@ -56,7 +56,7 @@ from trainers.common.teacher import (  # noqa: F401  (re-exported: the teacher's
     teacher_checkpoint_path,
     teacher_design,
 )
-from trainers.common.vl_prompt import check_input_size
+from trainers.common.vl_prompt import UPSTREAM_PROMPT_DTYPE, IVLPBuildDraws, IVLPDesign, check_input_size
 from trainers.ivlp import VL_PROMPT_DEFAULTS
 
 log = logging.getLogger(__name__)
@@ -133,7 +133,8 @@ class PromptKDStudent(nn.Module):
     ``vision_prompts.*``, ``VPT_image_trans.conv1.{0,1,3}.*`` (with BatchNorm statistics), ``logit_scale``.
     """
 
-    def __init__(self, clip_model, n_ctx_vision: int, depth_vision: int, teacher_dim: int):
+    def __init__(self, clip_model, n_ctx_vision: int, depth_vision: int, teacher_dim: int,
+                 initial_prompts: list[torch.Tensor] | None = None):
         super().__init__()
         visual = clip_model.visual
         if depth_vision > visual.transformer.layers:
@@ -144,7 +145,10 @@ class PromptKDStudent(nn.Module):
         self.image_encoder = visual
         self.logit_scale = clip_model.logit_scale
         device = clip_model.logit_scale.device
-        self.vision_prompts = VisionPromptLearner(n_ctx_vision, visual.width, depth_vision).to(device)
+        self.vision_prompts = VisionPromptLearner(
+            n_ctx_vision, visual.width, depth_vision, initial=initial_prompts,
+            token_dtype=UPSTREAM_PROMPT_DTYPE,
+        ).to(device)
         projector = FeatureProjector(visual.output_dim, teacher_dim)
         projector.conv1[0].to(device=device, dtype=visual.conv1.weight.dtype)
         projector.conv1[3].to(device=device, dtype=visual.conv1.weight.dtype)
@@ -158,11 +162,22 @@ class PromptKDStudent(nn.Module):
         return l2_normalize(self.VPT_image_trans(features).float())
 
 
-def build_student(cfg, device, precision: str, teacher_dim: int) -> PromptKDStudent:
-    node = cfg.TRAINER.PROMPTKD
-    clip_model = load_clip(cfg, precision=precision).to(device)
+def load_student_backbone(cfg, device, precision: str) -> tuple[object, IVLPBuildDraws]:
+    """The student CLIP, built as upstream builds its IVLP-design CLIP from ``TRAINER.PROMPTKD`` (the prompt
+    tensors of both towers are drawn inside the build; the student keeps the vision ones)."""
+    drawn = IVLPBuildDraws(IVLPDesign.from_cfg(cfg.TRAINER.PROMPTKD))
+    clip_model = load_clip(cfg, precision=precision, build_hook=drawn).to(device)
     check_input_size(cfg, clip_model)
-    return PromptKDStudent(clip_model, int(node.N_CTX_VISION), int(node.PROMPT_DEPTH_VISION), teacher_dim)
+    return clip_model, drawn
+
+
+def build_student(cfg, device, precision: str, teacher_dim: int, backbone=None) -> PromptKDStudent:
+    """The student on ``backbone`` ((CLIP, drawn prompts) from :func:`load_student_backbone`; default: loaded
+    here)."""
+    node = cfg.TRAINER.PROMPTKD
+    clip_model, drawn = backbone if backbone is not None else load_student_backbone(cfg, device, precision)
+    return PromptKDStudent(clip_model, int(node.N_CTX_VISION), int(node.PROMPT_DEPTH_VISION), teacher_dim,
+                           initial_prompts=drawn.vision or None)
 
 
 def base_class_count(cfg, dataset, num_classes: int) -> int:
@@ -198,9 +213,11 @@ class PromptKD(ClipTrainer):
         dataset = self.dm.dataset
         self.classnames = list(dataset.classnames)
         self.n_base = base_class_count(cfg, dataset, len(self.classnames))
+        # Upstream's order: student CLIP, teacher CLIP, then the student's projector (random streams).
+        backbone = load_student_backbone(cfg, self.device, self.weight_precision)
         self.teacher = build_teacher(cfg, self.classnames, self.device, self.weight_precision)
         teacher_dim = self.teacher.text_features.shape[1]
-        return build_student(cfg, self.device, self.weight_precision, teacher_dim)
+        return build_student(cfg, self.device, self.weight_precision, teacher_dim, backbone)
 
     def compute_loss(self, image, label):
         node = self.cfg.TRAINER.PROMPTKD

@@ -108,6 +108,11 @@ class PromptSRC(ClipTrainer):
         )
         return losses, {}
 
+    def total_loss(self, losses: dict) -> torch.Tensor:
+        """``CE + ((SCL_logits + SCL_text) + SCL_image)``: the original's order of additions."""
+        scl = (losses["loss_scl_logits"] + losses["loss_scl_text"]) + losses["loss_scl_image"]
+        return losses["loss_ce"] + scl
+
     # ------------------------------------------------------------------ GPA
     def method_hooks(self):
         return [GPAHook(self.gpa)]

@@ -20,8 +20,15 @@ from tools.upstream_parity.world import build_world
 
 GOLDEN_DIR = Path(__file__).resolve().parent / "golden_upstream"
 REPO = Path(__file__).resolve().parents[2]
-LOSS_TOL = 1e-5
+LOSS_TOL = 1e-5  # absolute, or 1e-7 relative for PromptKD's KD losses in the hundreds
 CASES = sorted(p.stem for p in GOLDEN_DIR.glob("*.json"))
+# The PromptKD student distils from the teacher its golden's upstream run used: the file is rebuilt from the
+# trained prompt values the golden records (the teacher run's own trajectory is checked by its own case; a
+# KD weight of 1000 would turn the teacher's last-bit differences into visible student loss differences).
+# Settings this project needs where upstream hard-codes them: upstream's PromptKD builds its teacher with
+# prompt depth 9 whatever the config says, which on the world's 2-block towers prompts the same blocks as
+# depth 2; this project reads the depth from TEACHER_DEPTH and refuses one deeper than the tower.
+PROJECT_OPTS = {"promptkd_student": ["TRAINER.PROMPTKD.TEACHER_DEPTH", "2"]}
 
 
 def load_golden(case: str) -> dict:
@@ -92,16 +99,31 @@ def trajectory_mismatch(case: str, losses: list[float], results: dict) -> str | 
     if len(losses) != len(golden["losses"]):
         return f"{len(losses)} steps, upstream {len(golden['losses'])}"
     for step, (got, want) in enumerate(zip(losses, golden["losses"])):
-        if not math.isclose(got, want, rel_tol=0.0, abs_tol=LOSS_TOL):
+        if not math.isclose(got, want, rel_tol=1e-7, abs_tol=LOSS_TOL):
             return f"step {step}: loss {got!r}, upstream {want!r}"
     if not math.isclose(results["accuracy"], golden["accuracy"], rel_tol=1e-12):
         return f"accuracy {results['accuracy']!r}, upstream {golden['accuracy']!r}"
     return None
 
 
+def teacher_opts(root: Path, case: str) -> list[str]:
+    """Write the upstream teacher of ``case`` (if its golden records one) where PromptKD reads it:
+    ``<root>/teacher_model/Caltech101/VLPromptLearner/model-best.pth.tar``, in PromptSRC's layout."""
+    recorded = load_golden(case).get("teacher_prompts")
+    if recorded is None:
+        return []
+    state_dict = {key: torch.tensor(t["values"], dtype=torch.float32).view(t["shape"])
+                  for key, t in recorded["tensors"].items()}
+    target = root / "teacher_model" / "Caltech101" / "VLPromptLearner" / "model-best.pth.tar"
+    target.parent.mkdir(parents=True)
+    torch.save({"state_dict": state_dict, "epoch": recorded["epoch"]}, target)
+    return ["TRAINER.PROMPTKD.TEACHER_ROOT", str(root / "teacher_model")]
+
+
 @pytest.mark.parametrize("case", CASES)
 def test_run_equals_the_upstream_run(monkeypatch, parity_world, tmp_path, case):
-    losses, results = run_case(monkeypatch, parity_world, tmp_path / case, case)
+    extra = [*teacher_opts(tmp_path, case), *PROJECT_OPTS.get(case, [])]
+    losses, results = run_case(monkeypatch, parity_world, tmp_path / case, case, extra)
     assert trajectory_mismatch(case, losses, results) is None, trajectory_mismatch(case, losses, results)
 
 

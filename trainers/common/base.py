@@ -205,9 +205,14 @@ class ClipTrainer(ClipLoadModelMixin, TrainerX):
         loss_fn = self.__dict__.get("_distributed_loss") or self.compute_loss
         with self.autocast():
             losses, metrics = loss_fn(*inputs)
-        loss = sum(losses.values())
+        loss = self.total_loss(losses)
         self.backward_and_update(loss, losses)
         return self.loss_summary(loss, losses, metrics)
+
+    def total_loss(self, losses: dict) -> torch.Tensor:
+        """The trained loss: the sum of the terms. Float addition is not associative, so a method whose
+        original code adds its terms in another order overrides this to add them in that order."""
+        return sum(losses.values())
 
     def loss_summary(self, loss, losses, metrics) -> dict:
         """Floats logged for a step: ``loss`` (the sum), each term when there are several, the metrics.

@@ -18,7 +18,7 @@ from clip.checkpoint_keys import load_upstream_state_dict
 from dassl.run_dir import BEST_FILE, EPOCH_FILE_PATTERN, choose_checkpoint, epoch_file
 from dassl.utils import load_checkpoint
 from trainers.common.backbone import load_clip
-from trainers.common.vl_prompt import IVLPDesign, VLPromptModel, check_input_size
+from trainers.common.vl_prompt import IVLPBuildDraws, IVLPDesign, VLPromptModel, check_input_size
 
 log = logging.getLogger(__name__)
 
@@ -155,11 +155,12 @@ def build_teacher(cfg, classnames: list[str], device, precision: str, checkpoint
     node = cfg.TRAINER.PROMPTKD
     path = checkpoint or resolve_teacher_checkpoint(node, cfg.DATASET.NAME, cfg.TRAINER.MODAL)
     log.info(f"Teacher: {node.TEACHER_NAME} with prompts from {path}")
+    drawn = IVLPBuildDraws(teacher_design(node))  # upstream draws the teacher's prompts while building it
     if clip_model is None:
-        clip_model = load_clip(cfg, name=node.TEACHER_NAME, precision=precision)
+        clip_model = load_clip(cfg, name=node.TEACHER_NAME, precision=precision, build_hook=drawn)
     clip_model = clip_model.to(device)
     check_input_size(cfg, clip_model, name=node.TEACHER_NAME)
-    model = VLPromptModel(clip_model, classnames, teacher_design(node))
+    model = VLPromptModel(clip_model, classnames, teacher_design(node), drawn)
     report = load_upstream_state_dict(model, load_checkpoint(path), source=path)
     log.info(f"Loaded teacher from {path}: {report.summary()}")
     return FrozenTeacher(model).to(device)
