@@ -127,21 +127,23 @@ def test_run_equals_the_upstream_run(monkeypatch, parity_world, tmp_path, case):
     assert trajectory_mismatch(case, losses, results) is None, trajectory_mismatch(case, losses, results)
 
 
-def test_one_extra_random_draw_breaks_the_equality(monkeypatch, parity_world, tmp_path):
-    """The comparison is sensitive to the order of random draws: one extra draw right after CLIP is built
-    (before the prompt context is drawn) and the run no longer equals upstream's."""
-    import trainers.common.backbone as backbone
+@pytest.mark.parametrize("case", CASES)
+def test_one_extra_random_draw_breaks_the_equality(monkeypatch, parity_world, tmp_path, case):
+    """The comparison is sensitive to the order of random draws: one extra draw after each CLIP build
+    and the run no longer equals upstream's."""
+    import clip.loader
 
-    original = backbone.load_clip
+    original = clip.loader.build_model
 
-    def load_clip_then_draw(*args, **kwargs):
+    def build_then_draw(*args, **kwargs):
         model = original(*args, **kwargs)
         torch.rand(1)
         return model
 
-    monkeypatch.setattr(backbone, "load_clip", load_clip_then_draw)
-    losses, results = run_case(monkeypatch, parity_world, tmp_path / "extra_draw", "coop_rand")
-    assert trajectory_mismatch("coop_rand", losses, results) is not None
+    monkeypatch.setattr(clip.loader, "build_model", build_then_draw)
+    extra = [*teacher_opts(tmp_path, case), *PROJECT_OPTS.get(case, [])]
+    losses, results = run_case(monkeypatch, parity_world, tmp_path / case, case, extra)
+    assert trajectory_mismatch(case, losses, results) is not None
 
 
 def test_meta_device_build_is_not_the_upstream_run(monkeypatch, parity_world, tmp_path):
