@@ -182,8 +182,8 @@ def test_adapter_residual_is_added_to_the_attention_branch(vit_model):
     layout = TokenLayout(grid=(4, 4))
     with torch.no_grad():
         out = block(x, adapter=RecordingAdapter(residual), layout=layout)
-        h = block.ln_1(x)
-        mid = x + block.attn(h, h, h, need_weights=False)[0] + residual
+        h = block.ln_1(x).transpose(0, 1)  # the attention module is sequence-first, as OpenAI's
+        mid = x + block.attn(h, h, h, need_weights=False)[0].transpose(0, 1) + residual
         expected = mid + block.mlp(block.ln_2(mid))
     assert torch.allclose(out, expected, atol=1e-6)
 

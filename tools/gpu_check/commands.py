@@ -37,10 +37,12 @@ README_COMMANDS = {"CAPT stage 1 (PromptKD)": README_STAGE1,
 
 
 def shrink_opts(world: World, cpu: bool) -> list[str]:
-    """Overrides appended to every command: the check's weights, one epoch, no environment report; toy
-    weights take 32 px input; on a CPU no loader workers (the configs ask for 8)."""
+    """Overrides appended to every command: the check's weights, one epoch, no environment report, CLIP
+    built without drawing its initialisation (the check needs no upstream-equal random streams, and a
+    full-size build skips seconds of CPU work); toy weights take 32 px input; on a CPU no loader workers
+    (the configs ask for 8)."""
     opts = ["MODEL.CLIP_WEIGHTS_DIR", str(world.weights_dir), "OPTIM.MAX_EPOCH", "1",
-            "TRAIN.COLLECT_ENV_INFO", "False"]
+            "TRAIN.COLLECT_ENV_INFO", "False", "MODEL.CLIP_INIT_DRAWS", "False"]
     if world.size == "toy":
         opts += ["INPUT.SIZE", f"({world.input_size}, {world.input_size})"]
     if cpu:

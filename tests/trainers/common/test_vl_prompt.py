@@ -59,14 +59,19 @@ def test_random_context_uses_x_placeholders(state_dict):
     assert model.prompt_learner.ctx.std().item() == pytest.approx(0.02, rel=0.5)
 
 
+def _as_upstream(tokens, like):
+    """Prompt tokens repeated over the batch, rounded through fp16 as the original IVLP-design CLIP does."""
+    return tokens.expand(len(like), -1, -1).half().to(like.dtype)
+
+
 def _reference_image(model, images):
     visual, prompts = model.image_encoder, model.vision_prompts
     x, _ = visual.embed(images)
     n = prompts.shallow.shape[0]
-    x = visual.ln_pre(torch.cat([x, prompts.shallow.expand(len(x), -1, -1)], dim=1))
+    x = visual.ln_pre(torch.cat([x, _as_upstream(prompts.shallow, x)], dim=1))
     for i, block in enumerate(visual.transformer.resblocks):
         if 1 <= i <= len(prompts.deep):
-            x = torch.cat([x[:, :-n], prompts.deep[i - 1].expand(len(x), -1, -1)], dim=1)
+            x = torch.cat([x[:, :-n], _as_upstream(prompts.deep[i - 1], x)], dim=1)
         x = block(x)
     return visual.ln_post(x[:, 0]) @ visual.proj
 
@@ -78,7 +83,7 @@ def _reference_text(model):
     mask = torch.full((x.shape[1], x.shape[1]), float("-inf")).triu_(1)
     for i, block in enumerate(enc.transformer.resblocks):
         if 1 <= i <= len(prompts.deep):
-            x = torch.cat([x[:, :1], prompts.deep[i - 1].expand(len(x), -1, -1), x[:, 1 + n :]], dim=1)
+            x = torch.cat([x[:, :1], _as_upstream(prompts.deep[i - 1], x), x[:, 1 + n :]], dim=1)
         x = block(x, attn_mask=mask)
     x = enc.ln_final(x)
     return x[torch.arange(len(x)), learner.eot_indices] @ enc.text_projection
