@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from vl_toy import put_random_teacher, run, toy_argv
+from vl_toy import put_random_teacher, record_steps, run, toy_argv
 
 GOLDEN_DIR = Path(__file__).resolve().parent / "golden"
 UPDATE = os.environ.get("GOLDEN_UPDATE") == "1"
@@ -71,24 +71,6 @@ CASES = {
 def rounded(value: float) -> float:
     """About 1e-8 relative: far below the comparison tolerance, short enough to read in a diff."""
     return float(f"{value:.9g}")
-
-
-def record_steps(monkeypatch, trainer_name: str) -> list[dict]:
-    """Wrap the trainer class's ``forward_backward`` so every step's summary lands in the returned list."""
-    import trainers  # noqa: F401  (registers every trainer)
-    from dassl.engine import TRAINER_REGISTRY
-
-    cls = TRAINER_REGISTRY.get(trainer_name)
-    original = cls.forward_backward
-    steps = []
-
-    def forward_backward(self, batch):
-        summary = original(self, batch)
-        steps.append({k: rounded(float(v)) for k, v in summary.items()})
-        return summary
-
-    monkeypatch.setattr(cls, "forward_backward", forward_backward)
-    return steps
 
 
 @torch.no_grad()
@@ -141,7 +123,7 @@ def golden_run(toy_world, root, out, trainer_name, config, opts, flags=()):
 
 def recorded_run(monkeypatch, toy_world, root, out, trainer_name, config, opts) -> tuple[dict, object]:
     """Train with every step recorded; returns the observed numbers and the trainer."""
-    steps = record_steps(monkeypatch, trainer_name)
+    steps = record_steps(monkeypatch, trainer_name, convert=rounded)
     trainer = golden_run(toy_world, root, out, trainer_name, config, opts)
     if trainer_name.startswith("Zeroshot"):
         assert steps == []

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 import torch
+from vl_toy import record_steps, run
 
-from tests.trainers.vl_toy import run
 from tools.upstream_parity.world import build_world
 
 GOLDEN_DIR = Path(__file__).resolve().parent / "golden_upstream"
@@ -51,24 +51,6 @@ def one_thread():
     torch.set_num_threads(before)
 
 
-def record_losses(monkeypatch, trainer_name: str) -> list[float]:
-    """Every training step's logged ``loss``, in order."""
-    import trainers  # noqa: F401  (registers every trainer)
-    from dassl.engine import TRAINER_REGISTRY
-
-    cls = TRAINER_REGISTRY.get(trainer_name)
-    original = cls.forward_backward
-    losses = []
-
-    def forward_backward(self, batch):
-        summary = original(self, batch)
-        losses.append(float(summary["loss"]))
-        return summary
-
-    monkeypatch.setattr(cls, "forward_backward", forward_backward)
-    return losses
-
-
 def command_value(command: list[str], flag: str) -> str:
     return command[command.index(flag) + 1]
 
@@ -78,7 +60,7 @@ def run_case(monkeypatch, world: Path, out: Path, case: str, extra_opts=()) -> t
     golden = load_golden(case)
     upstream = golden["upstream"]
     trainer_name = command_value(upstream["command"], "--trainer")
-    losses = record_losses(monkeypatch, trainer_name)
+    steps = record_steps(monkeypatch, trainer_name)
     argv = [
         "--root", str(world), "--seed", command_value(upstream["command"], "--seed"),
         "--trainer", trainer_name,
@@ -90,7 +72,7 @@ def run_case(monkeypatch, world: Path, out: Path, case: str, extra_opts=()) -> t
         *upstream["opts"], *extra_opts,
     ]
     run(argv)
-    return losses, json.loads((out / "results.json").read_text())
+    return [step["loss"] for step in steps], json.loads((out / "results.json").read_text())
 
 
 def trajectory_mismatch(case: str, losses: list[float], results: dict) -> str | None:

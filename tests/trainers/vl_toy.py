@@ -65,3 +65,22 @@ def put_random_teacher(teacher_root, weights_dir, dataset_name, classnames, seed
     target.parent.mkdir(parents=True, exist_ok=True)
     torch.save({"state_dict": teacher.state_dict(), "epoch": 1}, target)
     return Path(teacher_root)
+
+
+def record_steps(monkeypatch, trainer_name: str, convert=float) -> list[dict]:
+    """Wrap the trainer class's ``forward_backward`` so every step's summary (its values passed through
+    ``convert``) lands in the returned list."""
+    import trainers  # noqa: F401  (registers every trainer)
+    from dassl.engine import TRAINER_REGISTRY
+
+    cls = TRAINER_REGISTRY.get(trainer_name)
+    original = cls.forward_backward
+    steps = []
+
+    def forward_backward(self, batch):
+        summary = original(self, batch)
+        steps.append({k: convert(float(v)) for k, v in summary.items()})
+        return summary
+
+    monkeypatch.setattr(cls, "forward_backward", forward_backward)
+    return steps
