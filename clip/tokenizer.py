@@ -13,8 +13,8 @@ SOT_TOKEN = 49406
 EOT_TOKEN = 49407
 
 
-def _simple_tokenizer_class():
-    """open_clip's ``SimpleTokenizer``, read from its module file alone.
+def _tokenizer_module():
+    """open_clip's tokenizer module, read from its module file alone.
 
     ``import open_clip.tokenizer`` runs the package's ``__init__``, which imports open_clip's whole model
     zoo (timm, ...): about a second at every start of a run that only needs the BPE. The tokenizer module
@@ -30,20 +30,27 @@ def _simple_tokenizer_class():
         folder = (spec.submodule_search_locations or [None])[0] if spec is not None else None
         path = os.path.join(folder, "tokenizer.py") if folder else None
         if path is None or not os.path.isfile(path):
-            from open_clip.tokenizer import SimpleTokenizer
+            from open_clip import tokenizer
 
-            return SimpleTokenizer
+            return tokenizer
         module_spec = importlib.util.spec_from_file_location(name, path)
         module = importlib.util.module_from_spec(module_spec)
         module_spec.loader.exec_module(module)
         sys.modules[name] = module
-    return sys.modules[name].SimpleTokenizer
+    return sys.modules[name]
 
 
 @lru_cache(maxsize=1)
 def _bpe():
-    """The shared tokenizer, built on first use (reading the merges file takes a moment)."""
-    tokenizer = _simple_tokenizer_class()()
+    """The shared tokenizer, built on first use (reading the merges file takes a moment).
+
+    The module builds a default ``SimpleTokenizer`` (the one ``open_clip.tokenize`` uses) when it is
+    loaded; that instance is taken rather than reading the merges file a second time.
+    """
+    module = _tokenizer_module()
+    tokenizer = getattr(module, "_tokenizer", None)
+    if not isinstance(tokenizer, module.SimpleTokenizer):
+        tokenizer = module.SimpleTokenizer()
     if (tokenizer.sot_token_id, tokenizer.eot_token_id) != (SOT_TOKEN, EOT_TOKEN):
         raise RuntimeError(f"unexpected CLIP vocabulary: start/end ids {tokenizer.sot_token_id}/"
                            f"{tokenizer.eot_token_id}, expected {SOT_TOKEN}/{EOT_TOKEN}")
