@@ -48,11 +48,11 @@ from tools.demo_console import (  # noqa: E402
     ProgressLine,
     display_path,
     format_duration,
-    launch_train,
     newest_log,
     read_tail,
 )
 from tools.demo_report import write_report  # noqa: E402
+from tools.forked_train import launch_forked  # noqa: E402
 
 # The toy datasets the demo's configs are made for (configs/datasets/<name>.yaml).
 TOY_DATASETS = ("fashion_mnist", "fashion_mnist_edges", "fashion_mnist_inverted")
@@ -254,7 +254,7 @@ Launcher = Callable[[list[str], "Path | None", Path, Callable[[], None]], int]
 @dataclass
 class DemoRun:
     """One demo run. ``launch`` runs a stage's ``train.py`` argv (see
-    :func:`tools.demo_console.launch_train`, whose signature a replacement keeps)."""
+    :func:`tools.forked_train.launch_forked`, whose signature a replacement keeps)."""
 
     root: str = "DATA"
     output: Path = Path("output/toy_demo")
@@ -264,7 +264,7 @@ class DemoRun:
     only: tuple[str, ...] = ()
     protocol: str = DEFAULT_PROTOCOL
     verbose: bool = False
-    launch: Launcher = launch_train
+    launch: Launcher = launch_forked
     timings: dict = field(default_factory=dict)
     figures: list = field(default_factory=list)  # (caption, PNG) of the confusion report, for report.md
 

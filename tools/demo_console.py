@@ -64,6 +64,13 @@ def newest_log(run_dir: Path) -> Path:
     return max(logs, key=lambda p: p.stat().st_mtime) if logs else run_dir / "log.txt"
 
 
+def write_console_header(console: Path, argv: list[str]) -> None:
+    """Start a launch's part of ``console`` with its time and command line (a resumed stage appends)."""
+    console.parent.mkdir(parents=True, exist_ok=True)
+    with open(console, "a") as out:
+        out.write(f"== {time.strftime('%Y-%m-%d %H:%M:%S')} python {' '.join(argv)}\n")
+
+
 def launch_train(argv: list[str], console: Path | None, cwd: Path, tick: Callable[[], None]) -> int:
     """Run ``python <argv>`` in ``cwd``; return its exit code.
 
@@ -73,10 +80,8 @@ def launch_train(argv: list[str], console: Path | None, cwd: Path, tick: Callabl
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     if console is None:
         return subprocess.run([sys.executable, *argv], cwd=cwd, env=env).returncode
-    console.parent.mkdir(parents=True, exist_ok=True)
+    write_console_header(console, argv)
     with open(console, "a") as out:
-        out.write(f"== {time.strftime('%Y-%m-%d %H:%M:%S')} python {' '.join(argv)}\n")
-        out.flush()
         child = subprocess.Popen([sys.executable, *argv], cwd=cwd, env=env, stdout=out,
                                  stderr=subprocess.STDOUT)
         try:

@@ -4,7 +4,6 @@ import io
 import json
 import os
 import stat
-import subprocess
 
 import pytest
 
@@ -80,9 +79,8 @@ def test_finished_stages_are_skipped(tmp_path, monkeypatch, capsys):
 
 
 def test_failed_stage_names_its_log(tmp_path, monkeypatch):
-    monkeypatch.setattr(subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(a, 3))
     with pytest.raises(RuntimeError, match="exit code 3.*log.txt"):
-        demo.DemoRun(output=tmp_path, verbose=True).run_stage(demo.STAGES[0])
+        demo.DemoRun(output=tmp_path, verbose=True, launch=lambda *a: 3).run_stage(demo.STAGES[0])
 
 
 def test_table_has_harmonic_mean_and_marks_missing_results(tmp_path):
