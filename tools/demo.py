@@ -52,7 +52,7 @@ from tools.demo_console import (  # noqa: E402
     read_tail,
 )
 from tools.demo_report import write_report  # noqa: E402
-from tools.forked_train import launch_forked  # noqa: E402
+from tools.forked_train import launch_forked, start_server  # noqa: E402
 
 # The toy datasets the demo's configs are made for (configs/datasets/<name>.yaml).
 TOY_DATASETS = ("fashion_mnist", "fashion_mnist_edges", "fashion_mnist_inverted")
@@ -330,6 +330,8 @@ class DemoRun:
         self.root = os.path.abspath(self.root)
         self.output = (self.output / self.dataset).absolute()
         start = time.time()
+        if self.launch is launch_forked:
+            start_server()  # its imports overlap the toy-world check
         build(self.root)
         self.timings["toy_world"] = round(time.time() - start, 1)
         stages = self.selected()

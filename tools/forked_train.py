@@ -44,13 +44,30 @@ def run_script(argv: list[str], console: str | None, cwd: str) -> None:
     runpy.run_path(argv[0], run_name="__main__")
 
 
+def forkserver_context():
+    """The forkserver context with :data:`PRELOAD` set; None where the platform has no forkserver."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return None
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(PRELOAD)
+    return context
+
+
+def start_server() -> None:
+    """Start the server's imports now, without waiting for them, so that they overlap the caller's own
+    work (the demo's toy-world check); the first stage then waits only for what is left of them."""
+    if forkserver_context() is not None:
+        from multiprocessing import forkserver
+
+        forkserver.ensure_running()
+
+
 def launch_forked(argv: list[str], console: Path | None, cwd: Path, tick: Callable[[], None]) -> int:
     """:func:`tools.demo_console.launch_train`'s contract (``python <argv>`` in ``cwd``, output appended to
     ``console`` or this terminal, ``tick`` every :data:`POLL_S` s, the exit code) in a forked process."""
-    if "forkserver" not in multiprocessing.get_all_start_methods():
+    context = forkserver_context()
+    if context is None:
         return launch_train(argv, console, cwd, tick)
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(PRELOAD)
     if console is not None:
         write_console_header(console, argv)
     child = context.Process(target=run_script, args=(list(argv), None if console is None else str(console),
