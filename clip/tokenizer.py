@@ -4,13 +4,22 @@ Output matches OpenAI's ``clip.tokenize``: start token, BPE ids, end token, zero
 length. The end token has the largest id, which is how ``encode_text`` finds it (``argmax``).
 """
 
+import importlib.util
 import os
 from functools import lru_cache
 
 import torch
 
+from clip.token_cache import TokenCache, cache_path, tokenizer_key
+
 SOT_TOKEN = 49406
 EOT_TOKEN = 49407
+
+
+def _open_clip_folder() -> str | None:
+    """open_clip's package folder, found without importing it (None if it is not plain files)."""
+    spec = importlib.util.find_spec("open_clip")
+    return (spec.submodule_search_locations or [None])[0] if spec is not None else None
 
 
 def _tokenizer_module():
@@ -21,13 +30,11 @@ def _tokenizer_module():
     imports nothing of its package, so it is loaded by itself; where that is not possible (open_clip not
     installed as plain files) the normal import is used.
     """
-    import importlib.util
     import sys
 
     name = "_clip_bpe_open_clip_tokenizer"
     if name not in sys.modules:
-        spec = importlib.util.find_spec("open_clip")
-        folder = (spec.submodule_search_locations or [None])[0] if spec is not None else None
+        folder = _open_clip_folder()
         path = os.path.join(folder, "tokenizer.py") if folder else None
         if path is None or not os.path.isfile(path):
             from open_clip import tokenizer
@@ -57,9 +64,32 @@ def _bpe():
     return tokenizer
 
 
+def load_bpe() -> None:
+    """Read the BPE now rather than at the first text the cache does not know (a process that forks
+    others reads it once for all of them)."""
+    _bpe()
+
+
+@lru_cache(maxsize=1)
+def _cache() -> TokenCache:
+    """Ids of texts tokenized by earlier runs (``clip.token_cache``), read on first use."""
+    return TokenCache(cache_path(), tokenizer_key(_open_clip_folder()))
+
+
+def _ids(text: str) -> list[int]:
+    cache = _cache()
+    ids = cache.get(text)
+    if ids is None:
+        ids = _bpe().encode(text)
+        cache.add(text, ids)
+    return list(ids)
+
+
 def encode(text: str) -> list[int]:
     """BPE ids of ``text`` without start/end tokens (after OpenAI's cleaning and lower-casing)."""
-    return _bpe().encode(text)
+    ids = _ids(text)
+    _cache().save()
+    return ids
 
 
 def decode(ids) -> str:
@@ -78,7 +108,7 @@ def tokenize(texts, context_length: int = 77, truncate: bool = False) -> torch.T
         texts = [texts]
     result = torch.zeros(len(texts), context_length, dtype=torch.long)
     for row, text in enumerate(texts):
-        ids = [SOT_TOKEN] + encode(text) + [EOT_TOKEN]
+        ids = [SOT_TOKEN] + _ids(text) + [EOT_TOKEN]
         if len(ids) > context_length:
             if not truncate:
                 raise RuntimeError(f"Input {text!r} is too long for context length {context_length} "
@@ -86,4 +116,5 @@ def tokenize(texts, context_length: int = 77, truncate: bool = False) -> torch.T
             ids = ids[:context_length]
             ids[-1] = EOT_TOKEN
         result[row, :len(ids)] = torch.tensor(ids, dtype=torch.long)
+    _cache().save()
     return result

@@ -15,6 +15,9 @@ from pathlib import Path
 # The test models are tiny: one thread is faster than several, and on a busy 2-core machine several threads
 # per process (including the train.py subprocesses some tests start) slow the suite down many times over.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# No token-id cache file in the working folder (clip.token_cache): tests tokenize with the BPE, and the
+# cache's own tests give it a file of their own.
+os.environ.setdefault("CLIP_TOKEN_CACHE", "")
 
 import pytest  # noqa: E402
 import torch  # noqa: E402

@@ -3,6 +3,6 @@
 stage pays for them again. Importing it runs no tensor operation (no thread pool exists before a fork)."""
 
 import train  # noqa: F401
-from clip.tokenizer import encode
+from clip.tokenizer import load_bpe
 
-encode("")  # reads the BPE merges
+load_bpe()

@@ -2,6 +2,9 @@
 awkward strings; overflow handling."""
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import open_clip
@@ -10,6 +13,7 @@ import torch
 
 from clip.tokenizer import EOT_TOKEN, SOT_TOKEN, decode, encode, tokenize
 
+REPO = Path(__file__).resolve().parents[2]
 CLASSNAMES = json.loads((Path(__file__).parent / "fixtures" / "classnames.json").read_text(encoding="utf-8"))
 DATASETS = ["ImageNet", "Caltech101", "OxfordPets", "StanfordCars", "OxfordFlowers", "Food101",
             "FGVCAircraft", "SUN397", "DescribableTextures", "EuroSAT", "UCF101"]
@@ -77,3 +81,30 @@ def test_custom_context_length_and_decode():
     ids = tokenize(["a photo of a dog"], context_length=10)
     assert ids.shape == (1, 10)
     assert decode(ids[0]) == "a photo of a dog"
+
+
+def _tokenize_in_a_new_process(cache: Path, texts: list[str]) -> dict:
+    code = ("import json, sys, clip; ids = clip.tokenize(json.loads(sys.argv[1])).tolist(); "
+            "print(json.dumps({'ids': ids, 'bpe_loaded': '_clip_bpe_open_clip_tokenizer' in sys.modules}))")
+    out = subprocess.run([sys.executable, "-c", code, json.dumps(texts)], cwd=REPO, capture_output=True,
+                         text=True, check=True, env=dict(os.environ, CLIP_TOKEN_CACHE=str(cache)))
+    return json.loads(out.stdout)
+
+
+def test_known_texts_come_from_the_cache_without_loading_the_bpe(tmp_path):
+    cache, texts = tmp_path / "tokens.json", ["a photo of a dog.", *AWKWARD[:5]]
+    first = _tokenize_in_a_new_process(cache, texts)
+    assert first["bpe_loaded"] and cache.is_file()
+    second = _tokenize_in_a_new_process(cache, texts)
+    assert not second["bpe_loaded"]
+    assert second["ids"] == first["ids"] == open_clip.tokenize(texts).tolist()
+    third = _tokenize_in_a_new_process(cache, [*texts, "a new text"])  # one unknown text: the BPE again
+    assert third["bpe_loaded"] and third["ids"] == open_clip.tokenize([*texts, "a new text"]).tolist()
+
+
+def test_a_cache_made_with_another_vocabulary_is_not_used(tmp_path):
+    cache = tmp_path / "tokens.json"
+    cache.write_text(json.dumps({"key": [["elsewhere", 1, 1]], "ids": {"a photo of a dog.": [1, 2, 3]}}))
+    result = _tokenize_in_a_new_process(cache, ["a photo of a dog."])
+    assert result["bpe_loaded"] and result["ids"] == open_clip.tokenize(["a photo of a dog."]).tolist()
+    assert json.loads(cache.read_text())["ids"] == {"a photo of a dog.": encode("a photo of a dog.")}
