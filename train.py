@@ -67,6 +67,7 @@ from dassl.utils import (
     write_text_atomic,
 )
 from dassl.utils.distributed import (
+    barrier,
     cleanup_distributed,
     get_rank,
     get_world_size,
@@ -234,17 +235,24 @@ def run(cfg, args):
     init_distributed(cfg.USE_CUDA)
     try:
         if not is_main_process():
-            return run_logged(cfg, args)
-        output_dir = cfg.OUTPUT_DIR
-        record = run_record(cfg, args)
-        with RunLock(output_dir):
-            check_run_config(output_dir, record, getattr(args, "accept_config_change", False))
-            mark_started(output_dir)
             trainer = run_logged(cfg, args)
-            if args.eval_only or not args.no_train:
-                kind = "eval" if args.eval_only else "train"
-                mark_finished(output_dir, kind, record, loaded_weights(outside=output_dir, forget=True))
-            return trainer
+        else:
+            output_dir = cfg.OUTPUT_DIR
+            record = run_record(cfg, args)
+            with RunLock(output_dir):
+                check_run_config(output_dir, record, getattr(args, "accept_config_change", False))
+                mark_started(output_dir)
+                trainer = run_logged(cfg, args)
+                if args.eval_only or not args.no_train:
+                    kind = "eval" if args.eval_only else "train"
+                    mark_finished(output_dir, kind, record, loaded_weights(outside=output_dir, forget=True))
+        # every rank leaves a finished run together: a rank that tore its process group down while rank 0
+        # still wrote the records could abort at exit
+        barrier()
+        release = getattr(trainer, "release_distributed", None)
+        if release is not None:
+            release()
+        return trainer
     finally:
         cleanup_distributed()
 

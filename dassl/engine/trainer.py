@@ -13,6 +13,7 @@ import time
 
 import numpy as np
 import torch
+from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from dassl.config.engine_keys import cfg_get
@@ -140,6 +141,12 @@ class SimpleTrainer(TrainerBase):
 
     def train(self):
         super().train(self.start_epoch, self.max_epoch)
+
+    def release_distributed(self):
+        """Unwrap the DDP model before the process group is destroyed (a DDP reducer must not outlive its
+        group: destroyed later, at interpreter exit, it can abort the process)."""
+        if isinstance(self.model, DistributedDataParallel):
+            self.model = self.model.module
 
     # ------------------------------------------------------------ checkpoints
     def trainer_state(self):

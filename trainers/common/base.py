@@ -200,6 +200,12 @@ class ClipTrainer(ClipLoadModelMixin, TrainerX):
         self._distributed_loss = ddp_loss_step(params, self.compute_loss, self.device)
         self.gradients_synchronised = True
 
+    def release_distributed(self):
+        """Also drop the DDP loss step: it and the trainer refer to each other, so left alone it would be
+        collected at interpreter exit, after its process group, and could abort there."""
+        super().release_distributed()
+        self.__dict__.pop("_distributed_loss", None)
+
     def forward_backward(self, batch):
         inputs = self.parse_batch_train(batch)  # (image, label, *what else the method's loss reads)
         loss_fn = self.__dict__.get("_distributed_loss") or self.compute_loss
