@@ -145,8 +145,9 @@ class SimpleTrainer(TrainerBase):
     def release_distributed(self):
         """Unwrap the DDP model before the process group is destroyed (a DDP reducer must not outlive its
         group: destroyed later, at interpreter exit, it can abort the process)."""
-        if isinstance(self.model, DistributedDataParallel):
-            self.model = self.model.module
+        model = getattr(self, "model", None)  # trainers that only evaluate may hold no ``model``
+        if isinstance(model, DistributedDataParallel):
+            self.model = model.module
 
     # ------------------------------------------------------------ checkpoints
     def trainer_state(self):
