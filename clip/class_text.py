@@ -38,8 +38,12 @@ def encode_texts(clip_model, texts: Sequence[str], device=None, truncate: bool =
     """
     if not texts:
         raise ValueError("encode_texts needs at least one text")
-    device = device if device is not None else model_device(clip_model)
     tokens = tokenize(list(texts), context_length=clip_model.context_length, truncate=truncate)
+    return _encode_tokens(clip_model, tokens, device, batch_size)
+
+
+def _encode_tokens(clip_model, tokens: torch.Tensor, device, batch_size: int) -> torch.Tensor:
+    device = device if device is not None else model_device(clip_model)
     return torch.cat([clip_model.encode_text(tokens[i : i + batch_size].to(device)).float()
                       for i in range(0, len(tokens), batch_size)])
 
@@ -66,10 +70,12 @@ def encode_class_texts(clip_model, templates: str | Sequence[str], classnames: S
     templates = [templates] if isinstance(templates, str) else list(templates)
     if not templates or not classnames:
         raise ValueError("encode_class_texts needs at least one template and one class name")
-    # One template at a time, as the original code encodes them: a batch that mixes templates rounds
-    # differently (up to ~1e-6 on CPU), which moves seeded runs off the original's numbers.
-    feats = torch.stack([encode_texts(clip_model, class_prompts([template], classnames), device,
-                                      batch_size=batch_size) for template in templates])
+    # Tokenized together, encoded one template at a time as the original code does: a batch that mixes
+    # templates rounds differently (up to ~1e-6 on CPU), which moves seeded runs off the original's numbers.
+    tokens = tokenize(class_prompts(templates, classnames), context_length=clip_model.context_length)
+    n = len(classnames)
+    feats = torch.stack([_encode_tokens(clip_model, tokens[t * n : (t + 1) * n], device, batch_size)
+                         for t in range(len(templates))])
     if normalize_each:
         feats = l2_normalize(feats)
     mean = feats.mean(dim=0)
