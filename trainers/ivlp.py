@@ -22,7 +22,13 @@ from dassl.config import add_cfg_node, cfg_hook
 from dassl.engine import TRAINER_REGISTRY
 from trainers.common.backbone import load_clip
 from trainers.common.base import ClipTrainer
-from trainers.common.vl_prompt import IVLPBuildDraws, IVLPDesign, VLPromptModel, check_input_size
+from trainers.common.vl_prompt import (
+    IVLPBuildDraws,
+    IVLPDesign,
+    VLPromptModel,
+    check_input_size,
+    load_prompted_clip,
+)
 
 log = logging.getLogger(__name__)
 
@@ -40,11 +46,10 @@ def add_ivlp_cfg(cfg) -> None:
     add_cfg_node(cfg, "TRAINER.IVLP", {"N_CTX_VISION": 2, "N_CTX_TEXT": 2, **VL_PROMPT_DEFAULTS})
 
 
-def load_vl_backbone(trainer: ClipTrainer, precision: str | None = None, build_hook=None):
+def load_vl_backbone(trainer: ClipTrainer, precision: str | None = None):
     """CLIP of ``MODEL.BACKBONE.NAME`` on the trainer's device, checked against ``INPUT.SIZE``."""
     cfg = trainer.cfg
-    clip_model = load_clip(cfg, precision=precision or trainer.weight_precision,
-                           build_hook=build_hook).to(trainer.device)
+    clip_model = load_clip(cfg, precision=precision or trainer.weight_precision).to(trainer.device)
     check_input_size(cfg, clip_model)
     return clip_model
 
@@ -52,8 +57,8 @@ def load_vl_backbone(trainer: ClipTrainer, precision: str | None = None, build_h
 def load_prompted_backbone(trainer: ClipTrainer, node) -> tuple[object, IVLPBuildDraws]:
     """The configured CLIP built as upstream builds its IVLP-design CLIP: the prompt tensors of config
     ``node`` are drawn in between CLIP's own initialisation draws. Returns (CLIP, the drawn prompts)."""
-    drawn = IVLPBuildDraws(IVLPDesign.from_cfg(node))
-    return load_vl_backbone(trainer, build_hook=drawn), drawn
+    design = IVLPDesign.from_cfg(node)
+    return load_prompted_clip(trainer.cfg, design, trainer.device, trainer.weight_precision)
 
 
 def build_vl_prompt_model(trainer: ClipTrainer, node, clip_model=None,

@@ -43,7 +43,6 @@ from dassl.run_dir import choose_checkpoint
 from dassl.utils import load_checkpoint
 from dassl.utils.distributed import barrier, is_main_process
 from datasets.splits import num_base_classes
-from trainers.common.backbone import load_clip
 from trainers.common.base import ClipTrainer
 from trainers.common.losses import kd_loss
 from trainers.common.teacher import (  # noqa: F401  (re-exported: the teacher's public API lives here too)
@@ -56,7 +55,7 @@ from trainers.common.teacher import (  # noqa: F401  (re-exported: the teacher's
     teacher_checkpoint_path,
     teacher_design,
 )
-from trainers.common.vl_prompt import UPSTREAM_PROMPT_DTYPE, IVLPBuildDraws, IVLPDesign, check_input_size
+from trainers.common.vl_prompt import UPSTREAM_PROMPT_DTYPE, IVLPBuildDraws, IVLPDesign, load_prompted_clip
 from trainers.ivlp import VL_PROMPT_DEFAULTS
 
 log = logging.getLogger(__name__)
@@ -165,10 +164,7 @@ class PromptKDStudent(nn.Module):
 def load_student_backbone(cfg, device, precision: str) -> tuple[object, IVLPBuildDraws]:
     """The student CLIP, built as upstream builds its IVLP-design CLIP from ``TRAINER.PROMPTKD`` (the prompt
     tensors of both towers are drawn inside the build; the student keeps the vision ones)."""
-    drawn = IVLPBuildDraws(IVLPDesign.from_cfg(cfg.TRAINER.PROMPTKD))
-    clip_model = load_clip(cfg, precision=precision, build_hook=drawn).to(device)
-    check_input_size(cfg, clip_model)
-    return clip_model, drawn
+    return load_prompted_clip(cfg, IVLPDesign.from_cfg(cfg.TRAINER.PROMPTKD), device, precision)
 
 
 def build_student(cfg, device, precision: str, teacher_dim: int, backbone=None) -> PromptKDStudent:
@@ -177,7 +173,7 @@ def build_student(cfg, device, precision: str, teacher_dim: int, backbone=None) 
     node = cfg.TRAINER.PROMPTKD
     clip_model, drawn = backbone if backbone is not None else load_student_backbone(cfg, device, precision)
     return PromptKDStudent(clip_model, int(node.N_CTX_VISION), int(node.PROMPT_DEPTH_VISION), teacher_dim,
-                           initial_prompts=drawn.vision or None)
+                           initial_prompts=drawn.initial_vision)
 
 
 def base_class_count(cfg, dataset, num_classes: int) -> int:

@@ -17,8 +17,7 @@ from clip import l2_normalize
 from clip.checkpoint_keys import load_upstream_state_dict
 from dassl.run_dir import BEST_FILE, EPOCH_FILE_PATTERN, choose_checkpoint, epoch_file
 from dassl.utils import load_checkpoint
-from trainers.common.backbone import load_clip
-from trainers.common.vl_prompt import IVLPBuildDraws, IVLPDesign, VLPromptModel, check_input_size
+from trainers.common.vl_prompt import IVLPDesign, VLPromptModel, check_input_size, load_prompted_clip
 
 log = logging.getLogger(__name__)
 
@@ -155,12 +154,13 @@ def build_teacher(cfg, classnames: list[str], device, precision: str, checkpoint
     node = cfg.TRAINER.PROMPTKD
     path = checkpoint or resolve_teacher_checkpoint(node, cfg.DATASET.NAME, cfg.TRAINER.MODAL)
     log.info(f"Teacher: {node.TEACHER_NAME} with prompts from {path}")
-    drawn = IVLPBuildDraws(teacher_design(node))  # upstream draws the teacher's prompts while building it
-    if clip_model is None:
-        clip_model = load_clip(cfg, name=node.TEACHER_NAME, precision=precision, build_hook=drawn)
-    clip_model = clip_model.to(device)
-    check_input_size(cfg, clip_model, name=node.TEACHER_NAME)
-    model = VLPromptModel(clip_model, classnames, teacher_design(node), drawn)
+    design = teacher_design(node)
+    if clip_model is None:  # built as upstream builds it, its prompts drawn inside the build
+        clip_model, drawn = load_prompted_clip(cfg, design, device, precision, name=node.TEACHER_NAME)
+    else:
+        clip_model, drawn = clip_model.to(device), None
+        check_input_size(cfg, clip_model, name=node.TEACHER_NAME)
+    model = VLPromptModel(clip_model, classnames, design, drawn)
     report = load_upstream_state_dict(model, load_checkpoint(path), source=path)
     log.info(f"Loaded teacher from {path}: {report.summary()}")
     return FrozenTeacher(model).to(device)

@@ -97,6 +97,16 @@ class IVLPBuildDraws:
         self.vision: list[torch.Tensor] = []
         self.text: list[torch.Tensor] = []
 
+    @property
+    def initial_vision(self) -> list[torch.Tensor] | None:
+        """The drawn vision prompts ([shallow, deep...]), None when nothing was drawn."""
+        return self.vision or None
+
+    @property
+    def initial_text(self) -> list[torch.Tensor] | None:
+        """The drawn deep text prompts, None when nothing was drawn."""
+        return self.text or None
+
     def _draw(self, n_tokens: int, width: int) -> torch.Tensor:
         return nn.init.normal_(torch.empty(n_tokens, width), std=self.init_std)
 
@@ -107,6 +117,18 @@ class IVLPBuildDraws:
             self.vision.append(self._draw(design.n_ctx_vision, width))
         elif tower == "text" and 1 <= position < design.depth_text:
             self.text.append(self._draw(design.n_ctx_text, width))
+
+
+def load_prompted_clip(cfg, design: IVLPDesign, device, precision: str, name: str | None = None):
+    """CLIP ``name`` (default ``MODEL.BACKBONE.NAME``) built as upstream builds its IVLP-design CLIP, the
+    prompt tensors of ``design`` drawn inside the build, checked against ``INPUT.SIZE``.
+    Returns (CLIP on ``device``, the drawn prompts)."""
+    from trainers.common.backbone import load_clip
+
+    drawn = IVLPBuildDraws(design)
+    clip_model = load_clip(cfg, name=name, precision=precision, build_hook=drawn).to(device)
+    check_input_size(cfg, clip_model, name=name)
+    return clip_model, drawn
 
 
 class VLPromptLearner(nn.Module):
@@ -193,12 +215,12 @@ class VLPromptModel(EvalCacheMixin, nn.Module):
         device = clip_model.logit_scale.device
         self.vision_prompts = VisionPromptLearner(
             design.n_ctx_vision, clip_model.visual.width, design.depth_vision,
-            initial=drawn.vision if drawn is not None and drawn.vision else None,
+            initial=drawn.initial_vision if drawn is not None else None,
             token_dtype=UPSTREAM_PROMPT_DTYPE,
         ).to(device)
         self.text_prompts = TextDeepPrompts(
             design.n_ctx_text, clip_model.transformer.width, design.depth_text,
-            initial=drawn.text if drawn is not None and drawn.text else None,
+            initial=drawn.initial_text if drawn is not None else None,
             token_dtype=UPSTREAM_PROMPT_DTYPE,
         ).to(device)
 
