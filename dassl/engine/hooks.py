@@ -185,5 +185,5 @@ class TrainingTime(HookBase):
 
     def after_train(self):
         start = getattr(self.trainer, "time_start", None)
-        elapsed = round(time.time() - (time.time() if start is None else start))
+        elapsed = 0 if start is None else round(time.time() - start)
         log.info(f"Elapsed: {datetime.timedelta(seconds=elapsed)}")
