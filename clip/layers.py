@@ -74,12 +74,13 @@ class ResidualAttentionBlock(nn.Module):
 
     def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None = None, adapter=None,
                 layout: TokenLayout | None = None) -> torch.Tensor:
-        h = self.ln_1(x)
+        # The norm reads the sequence-first view, so the attention gets a contiguous [L, B, W] tensor as in
+        # OpenAI's blocks: half-precision matrix products on the CPU round differently for other layouts.
+        h_seq = self.ln_1(x.transpose(0, 1))
         mask = None if attn_mask is None else attn_mask.to(dtype=x.dtype, device=x.device)
-        h_seq = h.transpose(0, 1)
         out = self.attn(h_seq, h_seq, h_seq, need_weights=False, attn_mask=mask)[0].transpose(0, 1)
         if adapter is not None:
-            residual = adapter(h, layout)
+            residual = adapter(h_seq.transpose(0, 1).contiguous(), layout)
             if residual is not None:
                 out = out + residual.to(out.dtype)
         x = x + out

@@ -25,6 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from clip import l2_normalize
+from clip.config import init_draws
 from dassl.config import add_cfg_node, cfg_hook
 from dassl.engine import TRAINER_REGISTRY
 from datasets.templates import get_templates
@@ -108,8 +110,9 @@ class KgCoOpDePTNetwork(KgCoOpNetwork):
     """KgCoOp network plus ``film_img``, ``film_text`` and, on base classes, ``classifier``."""
 
     def __init__(self, clip_model, classnames, node, template, cls_weight: float, with_head: bool,
-                 names_to_update=("learnable_params",)):
-        super().__init__(clip_model, classnames, node, template, names_to_update)
+                 names_to_update=("learnable_params",), clip_init_draws: bool = False):
+        super().__init__(clip_model, classnames, node, template, names_to_update,
+                         clip_init_draws=clip_init_draws)
         dim = clip_model.text_projection.shape[1]
         self.learnable_params["film_img"] = FiLM(dim)
         self.learnable_params["film_text"] = FiLM(dim)
@@ -149,7 +152,7 @@ class KgCoOpDePT(LearnableParamsTrainer):
                  else "No linear head for this class list: inference uses the image-text logits only")
         return KgCoOpDePTNetwork(self.load_backbone(), self.dm.dataset.classnames, cfg.TRAINER.KGCOOP,
                                  get_templates(cfg.DATASET.NAME).kgcoop, cfg.TRAINER.DEPT.CLS_WEIGHT,
-                                 with_head, cfg.TRAINER.NAMES_TO_UPDATE)
+                                 with_head, cfg.TRAINER.NAMES_TO_UPDATE, init_draws(cfg))
 
     def build_model(self):
         super().build_model()
@@ -185,6 +188,6 @@ class KgCoOpDePT(LearnableParamsTrainer):
         losses = {
             "loss_itm": (1 - weight) * self.classification_loss(logits, label),
             "loss_head": weight * F.cross_entropy(head_logits.float(), head_labels),
-            "loss_kg": self.cfg.TRAINER.KGCOOP.W * knowledge_gap(text_feats, net.anchors),
+            "loss_kg": self.cfg.TRAINER.KGCOOP.W * knowledge_gap(l2_normalize(text_feats), net.anchors),
         }
         return losses, {}

@@ -1,28 +1,40 @@
-"""KgCoOp: knowledge-guided context optimisation (the CaPT repository's ``KgCoOp`` trainer).
+"""KgCoOp: knowledge-guided context optimisation (the ``KgCoOp`` trainer of the KgCoOp, DePT and CaPT
+repositories).
 
 Features:
     * CoOp prompts ``[SOS] ctx <name> . [EOT]``; a non-empty ``CTX_INIT`` always means the 4 tokens of
       "a photo of a" (as in the reference code), otherwise ``N_CTX`` random tokens (class-specific with
       ``CSC``);
     * frozen text anchors ``t0_c`` = normalised CLIP features of the dataset's KgCoOp template
-      (e.g. DTD "a photo of a {}, a type of texture."), recomputed for every class list, never saved;
+      (e.g. DTD "a photo of a {}, a type of texture."), recomputed for every class list, never saved. They
+      are encoded in fp16 whatever ``PREC`` is, as the reference code's separate half-precision CLIP does;
     * loss ``CE(logits, y) + W * (1 - mean_c cos(t_c, t0_c))``; inference uses the logits only.
 
-Flags: ``TRAINER.KGCOOP.{N_CTX, CSC, CTX_INIT, CLASS_TOKEN_POSITION, W}``, ``TRAINER.PREC``. Checkpoints:
-``<output>/learnable_params/``; ``prompt_learner.bias_vectors`` and ``prompt_learner.meta_net.linear1`` exist
-only so the keys match published checkpoints (never trained).
+Two config layouts, as published:
+    * CaPT repository: ``TRAINER.KGCOOP.{N_CTX, CSC, CTX_INIT, CLASS_TOKEN_POSITION, W}`` and
+      ``TRAINER.PREC``; checkpoints in ``<output>/learnable_params/`` (keys ``prompt_learner.*``);
+    * KgCoOp and DePT repositories: the same keys under ``TRAINER.COOP`` (``PREC`` included). Setting
+      ``TRAINER.COOP.W`` (their loss weight, e.g. ``8.0`` in the KgCoOp scripts) selects this layout;
+      checkpoints in ``<output>/prompt_learner/`` (keys ``ctx``, ``bias_vectors``, ...).
+
+``bias_vectors`` and ``meta_net.linear1`` exist only so the keys match published checkpoints (never
+trained); they, the reference code's unused adapter and its second CLIP are drawn from the global RNG in
+the reference order, so a seeded run equals the original one (``MODEL.CLIP_INIT_DRAWS``).
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections import OrderedDict
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
+from clip import l2_normalize
 from clip.class_text import class_prompts, encode_class_texts
+from clip.config import init_draws
+from clip.model import convert_weights, draw_init_like
 from dassl.config import add_cfg_node, cfg_hook
 from dassl.engine import TRAINER_REGISTRY
 from datasets.templates import get_templates
@@ -37,6 +49,9 @@ from trainers.common.learnable_params import (
 log = logging.getLogger(__name__)
 
 INIT_PHRASE = "a photo of a"
+# Width of the unused modules: the reference code sizes them at 512 whatever the backbone, so checkpoint
+# shapes and random draws match it.
+UNUSED_WIDTH = 512
 
 
 @cfg_hook
@@ -44,18 +59,50 @@ def add_kgcoop_cfg(cfg) -> None:
     add_cfg_node(cfg, "TRAINER.KGCOOP", {
         "N_CTX": 4, "CSC": False, "CTX_INIT": "a photo of a", "CLASS_TOKEN_POSITION": "end", "W": 1.5,
     })
+    # The KgCoOp repository's loss weight; set (not None) = its TRAINER.COOP layout (module docstring).
+    add_cfg_node(cfg, "TRAINER.COOP", {"W": None})
 
 
-def build_kgcoop_learner(clip_model, classnames: list[str], node) -> CoOpPromptLearner:
-    """KgCoOp's prompt learner (``node`` = ``cfg.TRAINER.KGCOOP``) plus its two checkpoint-only modules."""
-    check_end_position(node.CLASS_TOKEN_POSITION, "TRAINER.KGCOOP.CLASS_TOKEN_POSITION")
+def uses_coop_layout(cfg) -> bool:
+    """Whether ``cfg`` is written in the KgCoOp/DePT repositories' layout (``TRAINER.COOP.W`` is set)."""
+    return cfg.TRAINER.get("COOP", {}).get("W") is not None
+
+
+def kgcoop_node_key(cfg) -> str:
+    """Dotted name of the config node holding KgCoOp's settings in ``cfg``."""
+    return "TRAINER.COOP" if uses_coop_layout(cfg) else "TRAINER.KGCOOP"
+
+
+def kgcoop_node(cfg):
+    """The config node holding KgCoOp's settings (``N_CTX``, ``CSC``, ``CTX_INIT``, ``W``, ...)."""
+    return cfg.TRAINER.COOP if uses_coop_layout(cfg) else cfg.TRAINER.KGCOOP
+
+
+def build_kgcoop_learner(clip_model, classnames: list[str], node, node_key: str = "TRAINER.KGCOOP",
+                         clip_init_draws: bool = False) -> CoOpPromptLearner:
+    """KgCoOp's prompt learner (settings ``node``, named ``node_key`` in errors) plus its two checkpoint-only
+    modules, drawn in the reference order: context, ``bias_vectors``, the separate anchor CLIP (only with
+    ``clip_init_draws``, i.e. ``MODEL.CLIP_INIT_DRAWS``), ``meta_net``."""
+    check_end_position(node.CLASS_TOKEN_POSITION, f"{node_key}.CLASS_TOKEN_POSITION")
     learner = CoOpPromptLearner(classnames, clip_model, n_ctx=int(node.N_CTX),
                                 ctx_init=INIT_PHRASE if node.CTX_INIT else "", csc=bool(node.CSC))
-    dim = clip_model.text_projection.shape[1]
-    learner.bias_vectors = nn.Parameter(torch.empty(1, dim, dtype=clip_model.dtype).normal_(std=0.02))
-    learner.meta_net = nn.Sequential(OrderedDict([("linear1", nn.Linear(dim, dim)), ("relu", nn.ReLU())]))
-    learner.meta_net.to(clip_model.dtype)
+    device = clip_model.token_embedding.weight.device
+    bias = torch.empty(1, UNUSED_WIDTH, dtype=clip_model.dtype).normal_(std=0.02)
+    learner.bias_vectors = nn.Parameter(bias.to(device))
+    if clip_init_draws:
+        draw_init_like(clip_model)
+    # fp16 as in the reference code (it halves this unused module whatever the precision).
+    meta_net = nn.Sequential(OrderedDict([("linear1", nn.Linear(UNUSED_WIDTH, UNUSED_WIDTH)),
+                                          ("relu", nn.ReLU())]))
+    learner.meta_net = meta_net.half().to(device)
     return learner
+
+
+def draw_unused_adapter() -> None:
+    """Draw the initialisation of the reference network's adapter (512 -> 128 -> 512, no biases), which it
+    builds and never uses; only the random streams after it need it."""
+    nn.Linear(UNUSED_WIDTH, UNUSED_WIDTH // 4, bias=False)
+    nn.Linear(UNUSED_WIDTH // 4, UNUSED_WIDTH, bias=False)
 
 
 def text_anchors(clip_model, classnames: list[str], template: str) -> torch.Tensor:
@@ -64,9 +111,36 @@ def text_anchors(clip_model, classnames: list[str], template: str) -> torch.Tens
     return encode_class_texts(clip_model, template, classnames, normalize_each=False)
 
 
-def knowledge_gap(text_feats: torch.Tensor, anchors: torch.Tensor) -> torch.Tensor:
-    """``1 - mean_c cos(t_c, t0_c)`` (scale-free, so raw or normalised features give the same value)."""
-    return 1.0 - F.cosine_similarity(text_feats.float(), anchors.float(), dim=1, eps=1e-7).mean()
+def half_precision_copy(clip_model):
+    """``clip_model`` itself when its weights are fp16, else an fp16 copy (OpenAI's mixed layout)."""
+    if clip_model.dtype == torch.float16:
+        return clip_model
+    return convert_weights(copy.deepcopy(clip_model), torch.float16)
+
+
+def kgcoop_anchors(clip_model, classnames: list[str], template: str) -> torch.Tensor:
+    """KgCoOp's anchors [C, D] in fp16, unit rows ready for :func:`knowledge_gap`.
+
+    The reference code encodes them with a separate CLIP that stays in half precision whatever ``PREC``
+    says, normalises them in fp16 when building and again in every forward, and ``cosine_similarity``
+    normalises them a third time in their own precision; all three happen here, once."""
+    log.info(f"Prompts: {class_prompts([template], classnames)}")
+    feats = encode_class_texts(half_precision_copy(clip_model), template, classnames, normalize_each=False,
+                               normalize=False)
+    return unit_rows(l2_normalize(l2_normalize(feats.half())))
+
+
+def unit_rows(x: torch.Tensor, eps: float = 1e-7) -> torch.Tensor:
+    """``x / max(||x||, eps)`` per row: how ``cosine_similarity`` normalises each of its inputs."""
+    return x / torch.linalg.vector_norm(x, dim=-1, keepdim=True).clamp_min(eps)
+
+
+def knowledge_gap(text_unit: torch.Tensor, anchors: torch.Tensor) -> torch.Tensor:
+    """``1 - mean_c cos(t_c, t0_c)`` in fp32, from the normalised text features the logits use and the
+    anchors of :func:`kgcoop_anchors`. Written out (not ``cosine_similarity``) so that the fp16 anchors are
+    not normalised once more in fp32: the reference values, slightly above 1 at the start where the prompt
+    equals the anchor sentence (a small negative gap), are kept."""
+    return 1.0 - (unit_rows(text_unit.float()) * anchors.float()).sum(dim=-1).mean()
 
 
 class KgCoOpNetwork(LearnableParamsNetwork):
@@ -74,10 +148,13 @@ class KgCoOpNetwork(LearnableParamsNetwork):
 
     inert = ("prompt_learner.bias_vectors", "prompt_learner.meta_net")
 
-    def __init__(self, clip_model, classnames, node, template: str, names_to_update=("learnable_params",)):
+    def __init__(self, clip_model, classnames, node, template: str, names_to_update=("learnable_params",),
+                 node_key: str = "TRAINER.KGCOOP", clip_init_draws: bool = False):
         super().__init__(clip_model, names_to_update)
-        self.learnable_params["prompt_learner"] = build_kgcoop_learner(clip_model, classnames, node)
-        self.anchors = text_anchors(clip_model, classnames, template)
+        self.learnable_params["prompt_learner"] = build_kgcoop_learner(clip_model, classnames, node, node_key,
+                                                                       clip_init_draws)
+        draw_unused_adapter()
+        self.anchors = kgcoop_anchors(clip_model, classnames, template)
 
     def text_features(self):
         return coop_text_features(self.clip, self.prompt_learner)
@@ -87,18 +164,29 @@ class KgCoOpNetwork(LearnableParamsNetwork):
 class KgCoOp(LearnableParamsTrainer):
     """KgCoOp (see the module docstring)."""
 
+    def check_cfg(self, cfg):
+        if uses_coop_layout(cfg):  # the KgCoOp/DePT repositories: TRAINER.COOP.PREC, prompt_learner/
+            self.prec_key, self.model_name = "COOP", "prompt_learner"
+        super().check_cfg(cfg)
+
     def build_network(self):
         cfg = self.cfg
         template = get_templates(cfg.DATASET.NAME).kgcoop
-        return KgCoOpNetwork(self.load_backbone(), self.dm.dataset.classnames, cfg.TRAINER.KGCOOP, template,
-                             cfg.TRAINER.NAMES_TO_UPDATE)
+        return KgCoOpNetwork(self.load_backbone(), self.dm.dataset.classnames, kgcoop_node(cfg), template,
+                             cfg.TRAINER.NAMES_TO_UPDATE, kgcoop_node_key(cfg), init_draws(cfg))
+
+    def registered_module(self):
+        if self.model_name == "prompt_learner":
+            return self.model.prompt_learner
+        return super().registered_module()
 
     def compute_loss(self, image, label):
-        image_feats = self.model.image_features(image)
-        text_feats = self.model.text_features()
-        logits = self.model.similarity_logits(image_feats, text_feats)
+        # One normalised text tensor feeds both terms, so their gradients meet where the reference's do.
+        image_unit = l2_normalize(self.model.image_features(image))
+        text_unit = l2_normalize(self.model.text_features())
+        logits = self.model.unit_logits(image_unit, text_unit)
         losses = {
             "loss_ce": self.classification_loss(logits, label),
-            "loss_kg": self.cfg.TRAINER.KGCOOP.W * knowledge_gap(text_feats, self.model.anchors),
+            "loss_kg": kgcoop_node(self.cfg).W * knowledge_gap(text_unit, self.model.anchors),
         }
         return losses, {"acc": self.accuracy(logits, label)}

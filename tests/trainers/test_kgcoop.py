@@ -41,7 +41,8 @@ def test_kgcoop_trains_on_base_and_evaluates_on_new(toy_world, tmp_path):
             "prompt_learner.meta_net.linear1.weight"} <= keys
     assert not any(k.startswith("clip.") for k in keys)
     assert net.anchors.shape[0] == 5
-    assert torch.allclose(net.anchors.norm(dim=-1).cpu(), torch.ones(5), atol=1e-4)
+    assert net.anchors.dtype == torch.float16  # encoded by a half-precision copy, as the reference does
+    assert torch.allclose(net.anchors.float().norm(dim=-1).cpu(), torch.ones(5), atol=1e-3)
     assert results(out)["total"] == 5 * 6
     log = (out / "log.txt").read_text()
     assert "loss_kg" in log and "Parameters to be updated:" in log
@@ -65,3 +66,52 @@ def test_kgcoop_trains_on_base_and_evaluates_on_new(toy_world, tmp_path):
     assert len(calls) == 1 and len(tester.test_loader) == 3
     tester.set_model_mode("train")
     assert tester.model.training and not tester.model.clip.training
+
+
+def test_coop_w_selects_the_kgcoop_repository_layout():
+    from trainers.kgcoop import kgcoop_node, kgcoop_node_key, uses_coop_layout
+
+    cfg = extend_cfg(get_cfg_default())
+    assert cfg.TRAINER.COOP.W is None and not uses_coop_layout(cfg)
+    assert kgcoop_node(cfg) is cfg.TRAINER.KGCOOP and kgcoop_node_key(cfg) == "TRAINER.KGCOOP"
+    cfg.merge_from_list(["TRAINER.COOP.W", "8.0", "TRAINER.COOP.N_CTX", "4"])
+    assert uses_coop_layout(cfg) and kgcoop_node_key(cfg) == "TRAINER.COOP"
+    node = kgcoop_node(cfg)
+    assert (node.W, node.N_CTX, node.PREC) == (8.0, 4, "fp16")
+
+
+def test_kgcoop_anchors_are_half_precision_unit_rows_of_the_template():
+    from clip.class_text import encode_class_texts
+    from clip.model import CLIP
+    from trainers.kgcoop import half_precision_copy, kgcoop_anchors
+
+    torch.manual_seed(0)
+    model = CLIP(32, 32, 1, 64, 8, 16, 49408, 64, 1, 1).eval()
+    anchors = kgcoop_anchors(model, ["shirt", "bag"], "a photo of a {}.")
+    assert anchors.dtype == torch.float16 and model.dtype == torch.float32  # the model itself is untouched
+    half = encode_class_texts(half_precision_copy(model), "a photo of a {}.", ["shirt", "bag"])
+    full = encode_class_texts(model, "a photo of a {}.", ["shirt", "bag"])
+    assert torch.allclose(anchors.float(), half, atol=2e-3)
+    assert not torch.equal(half, full)  # encoded in fp16, not in the model's fp32
+
+
+@pytest.mark.slow
+def test_kgcoop_repository_layout_trains_and_checkpoints_the_prompt_learner(toy_world, tmp_path):
+    layout = ["TRAINER.COOP.W", "8.0", "TRAINER.COOP.N_CTX", "4", "TRAINER.COOP.CTX_INIT", "a photo of a",
+              "TRAINER.COOP.PREC", "fp32"]
+    out = tmp_path / "train_base"
+    trainer = run(toy_argv(toy_world, "KgCoOp", "KgCoOp/toy_vit_s.yaml", out, *FAST, *layout,
+                           "DATASET.SUBSAMPLE_CLASSES", "base"))
+    assert trainer.precision_key == "TRAINER.COOP.PREC"
+    assert not (out / "learnable_params").exists()
+    state = torch.load(out / "prompt_learner" / "model.pth.tar-1", map_location="cpu", weights_only=False)
+    assert set(state["state_dict"]) == {"ctx", "token_prefix", "token_suffix", "bias_vectors",
+                                        "meta_net.linear1.weight", "meta_net.linear1.bias"}
+    assert state["state_dict"]["meta_net.linear1.weight"].shape == (512, 512)
+
+    new_out = tmp_path / "test_new"
+    tester = run(toy_argv(toy_world, "KgCoOp", "KgCoOp/toy_vit_s.yaml", new_out, *FAST, *layout,
+                          "DATASET.SUBSAMPLE_CLASSES", "new",
+                          flags=["--model-dir", str(out), "--load-epoch", "1", "--eval-only"]))
+    assert torch.equal(tester.model.prompt_learner.ctx.cpu(), state["state_dict"]["ctx"])
+    assert results(new_out)["total"] == 5 * 6

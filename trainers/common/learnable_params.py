@@ -104,8 +104,11 @@ class LearnableParamsNetwork(EvalCacheMixin, nn.Module):
 
     def similarity_logits(self, image_feats: torch.Tensor, text_feats: torch.Tensor) -> torch.Tensor:
         """``exp(logit_scale) * norm(f) @ norm(t)^T`` (100-scaled cosine for OpenAI weights)."""
-        scale = self.clip.logit_scale.exp()
-        return scale * l2_normalize(image_feats) @ l2_normalize(text_feats).t()
+        return self.unit_logits(l2_normalize(image_feats), l2_normalize(text_feats))
+
+    def unit_logits(self, image_unit: torch.Tensor, text_unit: torch.Tensor) -> torch.Tensor:
+        """``exp(logit_scale) * f @ t^T`` of features already normalised."""
+        return self.clip.logit_scale.exp() * image_unit @ text_unit.t()
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         return self.similarity_logits(self.image_features(image), self.class_text_features())
