@@ -95,11 +95,11 @@ class CoCoOpNetwork(nn.Module):
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         """Logits [B, C]; one text pass per image while training (the published memory profile)."""
-        feats = l2_normalize(self.clip.encode_image(image.to(self.clip.dtype)))
-        prompts = self.prompt_learner.image_prompts(feats)
+        feats = self.clip.encode_image(image.to(self.clip.dtype))
+        prompts = self.prompt_learner.image_prompts(l2_normalize(feats))
         group = 0 if (self.training or torch.is_grad_enabled()) else self.eval_text_sequences
         text = self.prompt_learner.encode(self.clip, prompts, max_sequences=group)
-        return cosine_logits(feats, text, self.clip.logit_scale)
+        return cosine_logits(feats, text, self.clip.logit_scale)  # normalises feats once, as above
 
 
 @TRAINER_REGISTRY.register()

@@ -253,7 +253,10 @@ def cosine_logits(image_features: torch.Tensor, text_features: torch.Tensor, log
     scale = logit_scale.exp() if torch.is_tensor(logit_scale) else torch.tensor(float(logit_scale)).exp()
     if text.dim() == 2:
         return scale * image @ text.t()
-    return scale * torch.einsum("bd,bcd->bc", image, text.to(image.dtype))
+    # One product per image, the image scaled first, as CoCoOp's code computes them: a batched product
+    # rounds differently in the last bits.
+    text = text.to(image.dtype)
+    return torch.stack([(scale * image_i) @ text_i.t() for image_i, text_i in zip(image, text)])
 
 
 def build_coop_prompt_learner(node, classnames: list[str], clip_model, **overrides) -> CoOpPromptLearner:
