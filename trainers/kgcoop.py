@@ -31,8 +31,8 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
-from clip import l2_normalize
-from clip.class_text import class_prompts, encode_class_texts
+from clip import TextEncoder, l2_normalize, tokenize
+from clip.class_text import class_prompts, encode_class_texts, model_device
 from clip.config import init_draws
 from clip.model import convert_weights, draw_init_like
 from dassl.config import add_cfg_node, cfg_hook
@@ -111,23 +111,28 @@ def text_anchors(clip_model, classnames: list[str], template: str) -> torch.Tens
     return encode_class_texts(clip_model, template, classnames, normalize_each=False)
 
 
-def half_precision_copy(clip_model):
-    """``clip_model`` itself when its weights are fp16, else an fp16 copy (OpenAI's mixed layout)."""
-    if clip_model.dtype == torch.float16:
-        return clip_model
-    return convert_weights(copy.deepcopy(clip_model), torch.float16)
+def half_precision_text_tower(clip_model) -> TextEncoder:
+    """The text tower of ``clip_model`` in fp16 (OpenAI's mixed layout): the tower itself when its weights
+    are fp16, else a copy of the tower only (the image tower is not needed for class texts)."""
+    tower = TextEncoder(clip_model)
+    if tower.dtype == torch.float16:
+        return tower
+    return convert_weights(copy.deepcopy(tower), torch.float16)
 
 
+@torch.no_grad()
 def kgcoop_anchors(clip_model, classnames: list[str], template: str) -> torch.Tensor:
     """KgCoOp's anchors [C, D] in fp16, unit rows ready for :func:`knowledge_gap`.
 
-    The reference code encodes them with a separate CLIP that stays in half precision whatever ``PREC``
-    says, normalises them in fp16 when building and again in every forward, and ``cosine_similarity``
-    normalises them a third time in their own precision; all three happen here, once."""
-    log.info(f"Prompts: {class_prompts([template], classnames)}")
-    feats = encode_class_texts(half_precision_copy(clip_model), template, classnames, normalize_each=False,
-                               normalize=False)
-    return unit_rows(l2_normalize(l2_normalize(feats.half())))
+    The reference code encodes them in one pass with a separate CLIP that stays in half precision whatever
+    ``PREC`` says, normalises them in fp16 when building and again in every forward, and
+    ``cosine_similarity`` normalises them a third time in their own precision; all three happen here, once."""
+    texts = class_prompts([template], classnames)
+    log.info(f"Prompts: {texts}")
+    tokens = tokenize(texts, context_length=clip_model.context_length).to(model_device(clip_model))
+    embeddings = clip_model.token_embedding(tokens).to(torch.float16)
+    feats = half_precision_text_tower(clip_model)(embeddings, tokens.argmax(dim=-1))
+    return unit_rows(l2_normalize(l2_normalize(feats)))
 
 
 def unit_rows(x: torch.Tensor, eps: float = 1e-7) -> torch.Tensor:

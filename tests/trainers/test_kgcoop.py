@@ -1,5 +1,7 @@
 """KgCoOp: config defaults, prompt learner, and a base -> new run through ``train.main`` on the toy world."""
 
+import copy
+
 import pytest
 import torch
 from vl_toy import results, run, toy_argv
@@ -82,17 +84,19 @@ def test_coop_w_selects_the_kgcoop_repository_layout():
 
 def test_kgcoop_anchors_are_half_precision_unit_rows_of_the_template():
     from clip.class_text import encode_class_texts
-    from clip.model import CLIP
-    from trainers.kgcoop import half_precision_copy, kgcoop_anchors
+    from clip.model import CLIP, convert_weights
+    from trainers.kgcoop import kgcoop_anchors
 
     torch.manual_seed(0)
     model = CLIP(32, 32, 1, 64, 8, 16, 49408, 64, 1, 1).eval()
     anchors = kgcoop_anchors(model, ["shirt", "bag"], "a photo of a {}.")
     assert anchors.dtype == torch.float16 and model.dtype == torch.float32  # the model itself is untouched
-    half = encode_class_texts(half_precision_copy(model), "a photo of a {}.", ["shirt", "bag"])
+    half_model = convert_weights(copy.deepcopy(model), torch.float16)
+    half = encode_class_texts(half_model, "a photo of a {}.", ["shirt", "bag"])
     full = encode_class_texts(model, "a photo of a {}.", ["shirt", "bag"])
     assert torch.allclose(anchors.float(), half, atol=2e-3)
     assert not torch.equal(half, full)  # encoded in fp16, not in the model's fp32
+    assert torch.equal(kgcoop_anchors(half_model, ["shirt", "bag"], "a photo of a {}."), anchors)
 
 
 @pytest.mark.slow
