@@ -101,20 +101,22 @@ def test_kgcoop_anchors_are_half_precision_unit_rows_of_the_template():
 
 @pytest.mark.slow
 def test_kgcoop_repository_layout_trains_and_checkpoints_the_prompt_learner(toy_world, tmp_path):
-    layout = ["TRAINER.COOP.W", "8.0", "TRAINER.COOP.N_CTX", "4", "TRAINER.COOP.CTX_INIT", "a photo of a",
-              "TRAINER.COOP.PREC", "fp32"]
+    """The original scripts' options: W only when training; the config file's own W marks the layout."""
+    options = ["TRAINER.COOP.N_CTX", "4", "TRAINER.COOP.CSC", "False",
+               "TRAINER.COOP.CLASS_TOKEN_POSITION", "end"]
     out = tmp_path / "train_base"
-    trainer = run(toy_argv(toy_world, "KgCoOp", "KgCoOp/toy_vit_s.yaml", out, *FAST, *layout,
-                           "DATASET.SUBSAMPLE_CLASSES", "base"))
-    assert trainer.precision_key == "TRAINER.COOP.PREC"
+    trainer = run(toy_argv(toy_world, "KgCoOp", "KgCoOp/toy_vit_s_original.yaml", out, *FAST, *options,
+                           "TRAINER.COOP.W", "8.0", "DATASET.SUBSAMPLE_CLASSES", "base"))
+    assert trainer.precision_key == "TRAINER.COOP.PREC" and trainer.cfg.TRAINER.COOP.W == 8.0
     assert not (out / "learnable_params").exists()
     state = torch.load(out / "prompt_learner" / "model.pth.tar-1", map_location="cpu", weights_only=False)
     assert set(state["state_dict"]) == {"ctx", "token_prefix", "token_suffix", "bias_vectors",
                                         "meta_net.linear1.weight", "meta_net.linear1.bias"}
+    assert state["state_dict"]["ctx"].shape[0] == 4
     assert state["state_dict"]["meta_net.linear1.weight"].shape == (512, 512)
 
     new_out = tmp_path / "test_new"
-    tester = run(toy_argv(toy_world, "KgCoOp", "KgCoOp/toy_vit_s.yaml", new_out, *FAST, *layout,
+    tester = run(toy_argv(toy_world, "KgCoOp", "KgCoOp/toy_vit_s_original.yaml", new_out, *FAST, *options,
                           "DATASET.SUBSAMPLE_CLASSES", "new",
                           flags=["--model-dir", str(out), "--load-epoch", "1", "--eval-only"]))
     assert torch.equal(tester.model.prompt_learner.ctx.cpu(), state["state_dict"]["ctx"])
