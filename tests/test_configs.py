@@ -139,7 +139,7 @@ def test_registered_trainer_has_a_toy_config(name):
 def _invoked_with_bash(rel, path):
     """Documented as ``bash <path>`` or sourced by another script."""
     texts = [p.read_text(errors="replace") for p in [*REPO.glob("*.md"), *REPO.glob("docs/*.md"), *SCRIPTS]]
-    sourced = re.compile(r"(^|\s)(source|\.)\s+\S*" + re.escape(path.name))
+    sourced = re.compile(r'(^|\s)(source|\.)\s+("\$\(dirname "\$0"\))?\S*' + re.escape(path.name))
     return any(f"bash {rel}" in t for t in texts) or any(
         sourced.search(p.read_text(errors="replace")) for p in SCRIPTS if p != path
     )
