@@ -14,6 +14,7 @@ images never enter the bank.
 
 from __future__ import annotations
 
+import logging
 import os
 
 import torch
@@ -25,6 +26,8 @@ from trainers.common.provenance import checkpoint_identity, describe, same_weigh
 from trainers.promptkd import register_stage1_hook
 
 from .bank import BankParams, load_bank, make_bank, save_bank
+
+log = logging.getLogger(__name__)
 
 CONFIG_SNAPSHOT = "capt_stage1_config.yaml"
 
@@ -94,8 +97,8 @@ def collect_bank(features_fn, text_features: torch.Tensor, logit_scale, items, c
     bank = make_bank(classnames, [p for p, _ in items], torch.cat(labels), torch.cat(probs), torch.cat(feats),
                      torch.cat(top_i), torch.cat(top_p), params, meta)
     n_err = int((bank["preds"] != bank["labels"]).sum())
-    print(f"Confusion Bank: {len(items)} base-class training images, {n_err} hard errors, "
-          f"{sum(len(v) for row in bank['cells'].values() for v in row.values())} cell entries")
+    log.info(f"Confusion Bank: {len(items)} base-class training images, {n_err} hard errors, "
+             f"{sum(len(v) for row in bank['cells'].values() for v in row.values())} cell entries")
     return bank
 
 
@@ -139,7 +142,7 @@ def stage1_hook(trainer) -> None:
     finally:
         model.train(was_training)
     save_bank(bank, bank_path(cfg, cfg.OUTPUT_DIR))
-    print(f"Saved Confusion Bank to {bank_path(cfg, cfg.OUTPUT_DIR)}")
+    log.info(f"Saved Confusion Bank to {bank_path(cfg, cfg.OUTPUT_DIR)}")
 
 
 def bank_cfg(cfg):
@@ -170,7 +173,7 @@ def build_bank_for_run(cfg, run_dir: str, epoch: int | None, device, run=None,
                         cfg, device, meta={"dataset": cfg.DATASET.NAME, "weights": identity,
                                            "epoch": run.epoch})
     save_bank(bank, bank_path(cfg, run_dir))
-    print(f"Saved Confusion Bank to {bank_path(cfg, run_dir)}")
+    log.info(f"Saved Confusion Bank to {bank_path(cfg, run_dir)}")
     return bank
 
 
@@ -188,13 +191,13 @@ def ensure_bank(cfg, stage1, device) -> dict:
         bank = load_bank(path)
         built_from = bank.get("meta", {}).get("weights")
         if same_weights(built_from, stage1.identity):
-            print(f"Confusion Bank: loading {path} (built from {describe(built_from)})")
+            log.info(f"Confusion Bank: loading {path} (built from {describe(built_from)})")
         else:
-            print(f"Confusion Bank: {path} was built from {describe(built_from)}, but stage 2 freezes "
-                  f"{describe(stage1.identity)}; rebuilding it from the frozen weights")
+            log.info(f"Confusion Bank: {path} was built from {describe(built_from)}, but stage 2 freezes "
+                     f"{describe(stage1.identity)}; rebuilding it from the frozen weights")
             bank = None
     else:
-        print(f"Confusion Bank: {path} not found; building it from the stage-1 run")
+        log.info(f"Confusion Bank: {path} not found; building it from the stage-1 run")
     if bank is None:
         bank = build_bank_for_run(cfg, stage1.directory, None, device, run=stage1.run,
                                   identity=stage1.identity)

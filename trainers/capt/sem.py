@@ -149,11 +149,10 @@ def load_or_encode_guidance(classnames, cache_dir: str, encoder_id: str, encode_
     key = guidance_key(classnames, texts, encoder_id, class_feats, k, keep)
     path = os.path.join(cache_dir, f"sem_guidance_{key}.pt") if cache_dir else ""
     if path and os.path.isfile(path):
-        logger.info("SEM guidance loaded from %s", path)
-        print(f"SEM guidance: loaded from cache {path}")
+        logger.info(f"SEM guidance: loaded from cache {path}")
         return torch.load(path, map_location="cpu", weights_only=True)
     n_texts = sum(len(v[kind]) for v in texts.values() for kind in KINDS)
-    print(f"SEM guidance: encoding {n_texts} pair texts for {len(classnames)} classes")
+    logger.info(f"SEM guidance: encoding {n_texts} pair texts for {len(classnames)} classes")
     guidance = encode_guidance(texts, len(classnames), encode_fn, class_feats, k, keep, iters)
     if path:
         save_torch_atomic(guidance, path)

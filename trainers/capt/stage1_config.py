@@ -10,9 +10,12 @@ runs older than the record) fall back to stage 2's own keys.
 from __future__ import annotations
 
 import json
+import logging
 import os
 
 from dassl.run_dir import RUN_CONFIG_FILE
+
+log = logging.getLogger(__name__)
 
 # The keys that decide how stage 1's student and teacher are rebuilt (see trainers.promptkd).
 STAGE1_KEYS = (
@@ -92,7 +95,7 @@ def stage1_cfg(cfg, stage1_dir: str, defaults=None):
     out = cfg.clone()
     out.defrost()
     for key, value in taken:
-        print(f"Stage 1 config: {key} = {value!r} (from {os.path.join(stage1_dir, RUN_CONFIG_FILE)})")
+        log.info(f"Stage 1 config: {key} = {value!r} (from {os.path.join(stage1_dir, RUN_CONFIG_FILE)})")
         out.merge_from_list([key, tuple(value) if isinstance(value, list) else value])
     out.freeze()
     return out

@@ -15,6 +15,7 @@ the new-class re-run, scoring the frozen backbone beside base-class evaluations)
 
 from __future__ import annotations
 
+import logging
 import os
 
 import torch
@@ -32,6 +33,8 @@ from trainers.common.base import ClipTrainer, freeze_all_but, report_trainable
 from . import stage2_meta
 from .config import check_capt_cfg
 from .resources import STUDENT_FOLDER, check_stage1_dir, load_stage1
+
+log = logging.getLogger(__name__)
 
 
 class Stage2Parts(nn.Module):
@@ -98,8 +101,8 @@ class CaptStage2(ClipTrainer):
         self._backbone_reports: dict[str, dict] = {}
         stage1 = self.cfg.SPLE.BACK_CKPT_PATH
         if not os.path.isdir(os.path.join(stage1, STUDENT_FOLDER)):
-            print(f"Note: SPLE.BACK_CKPT_PATH={stage1!r} is not a stage-1 run; the model is built when "
-                  f"weights are loaded (--model-dir) from the stage-2 metadata")
+            log.warning(f"Note: SPLE.BACK_CKPT_PATH={stage1!r} is not a stage-1 run; the model is built when "
+                        f"weights are loaded (--model-dir) from the stage-2 metadata")
             return
         self.build_from_stage1(stage1)
 
@@ -137,8 +140,8 @@ class CaptStage2(ClipTrainer):
             self.load_stage2(choose_checkpoint(folder, epoch, clean=is_clean(self.cfg),
                                                fallback_to_last=epoch is None))
         elif directory:
-            print(f"Note: no CAPT weights in {directory}; evaluating the zero-initialised stage 2 "
-                  f"(= stage 1)")
+            log.warning(f"Note: no CAPT weights in {directory}; evaluating the zero-initialised stage 2 "
+                        f"(= stage 1)")
 
     def load_stage2(self, path: str):
         """Load stage-2 weights after checking their stage-1 weights and mode; strict about every key."""
@@ -150,8 +153,8 @@ class CaptStage2(ClipTrainer):
         except RuntimeError as err:
             raise ValueError(f"{path} does not match the CAPT modules built from the config: {err}") from err
         self.weights_epoch, self.weights_file = checkpoint.get("epoch"), path
-        print(f'Loaded CAPT weights from "{path}" (epoch = {self.weights_epoch}); stage 1: '
-              f'{self.stage2_meta["stage1_checkpoint"]}')
+        log.info(f'Loaded CAPT weights from "{path}" (epoch = {self.weights_epoch}); stage 1: '
+                 f'{self.stage2_meta["stage1_checkpoint"]}')
 
     # ------------------------------------------------------------------ training
     def train(self):
@@ -163,8 +166,8 @@ class CaptStage2(ClipTrainer):
 
     def evaluate_new_rerun(self):
         """``SUBSAMPLE_CLASSES new`` re-run: no training on new classes; evaluate the new-class test set."""
-        print("DATASET.SUBSAMPLE_CLASSES new: CAPT does not train on new classes; evaluating the new-class "
-              "test split with the stage-2 weights of the output directory (if any)")
+        log.info("DATASET.SUBSAMPLE_CLASSES new: CAPT does not train on new classes; evaluating the "
+                 "new-class test split with the stage-2 weights of the output directory (if any)")
         run_dir = self.output_dir
         if os.path.isdir(os.path.join(run_dir, self.model_name)):
             self.load_model(run_dir)
@@ -172,7 +175,7 @@ class CaptStage2(ClipTrainer):
             # keep the base-class results of the stage-2 run; the new-class results go next to them
             self.output_dir = os.path.join(run_dir, "new_classes")
             os.makedirs(self.output_dir, exist_ok=True)
-            print(f"New-class results are written to {self.output_dir}")
+            log.info(f"New-class results are written to {self.output_dir}")
         return self.test("test")
 
     # ------------------------------------------------------------------ evaluation
@@ -216,7 +219,7 @@ class CaptStage2(ClipTrainer):
         write_wrong_predictions(path, split, report["classnames"], report["total"], report["wrong"],
                                 accuracy=report["accuracy"],
                                 stage1_weights=self.stage2_meta["stage1_weights"])
-        print(f"Frozen stage-1 backbone on the *{split}* set: accuracy {report['accuracy']:.2f}% ({path})")
+        log.info(f"Frozen stage-1 backbone on the *{split}* set: accuracy {report['accuracy']:.2f}% ({path})")
 
     def weights_selected_on_test(self) -> bool:
         """Own best-val selection, or a frozen backbone that PromptKD selected on the base test set."""

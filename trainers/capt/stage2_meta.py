@@ -7,10 +7,13 @@ in every stage-2 checkpoint, and loading the weights with another stage-1 file o
 from __future__ import annotations
 
 import json
+import logging
 import os
 
 from dassl.utils import write_json_atomic
 from trainers.common.provenance import describe, same_weights
+
+log = logging.getLogger(__name__)
 
 STAGE2_META = "capt_stage2.json"
 
@@ -22,8 +25,8 @@ def check_stage2_checkpoint(path: str, stored: dict, current: dict) -> None:
                          f"CAPT.MODE {current['mode']!r}; set CAPT.MODE {stored.get('mode')} to evaluate it")
     recorded = stored.get("stage1_weights")
     if recorded is None:
-        print(f"Warning: {path} records no stage-1 weights identity (older checkpoint); it cannot be "
-              f"checked against {describe(current['stage1_weights'])}")
+        log.warning(f"{path} records no stage-1 weights identity (older checkpoint); it cannot be "
+                    f"checked against {describe(current['stage1_weights'])}")
         return
     if not same_weights(recorded, current["stage1_weights"]):
         raise ValueError(f"{path} was trained on the stage-1 weights {describe(recorded)}, but this run "

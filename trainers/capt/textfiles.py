@@ -15,7 +15,10 @@ Class names are matched with ``_`` or spaces; texts use spaces.
 from __future__ import annotations
 
 import json
+import logging
 import os
+
+log = logging.getLogger(__name__)
 
 DEFAULT_TEMPLATES = {"common": "a photo of a {a} or a {b}.", "diff": "a photo of a {a}, not a {b}."}
 
@@ -97,7 +100,7 @@ def pair_texts(classnames, pair_file: str = "", desc_file: str = "", templates=N
     if descs:
         missing = [c for c in classnames if _lookup(descs, c) is None]
         if missing:
-            print(f"SEM: {desc_file} has no descriptions for {missing}; their pairs use the templates")
+            log.info(f"SEM: {desc_file} has no descriptions for {missing}; their pairs use the templates")
     out = {}
     for ia, a in enumerate(classnames):
         for ib, b in enumerate(classnames):

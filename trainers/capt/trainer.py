@@ -26,6 +26,8 @@ The shared stage-2 machinery (stage-1 load, checkpoints, evaluation) is :mod:`tr
 
 from __future__ import annotations
 
+import logging
+
 import torch
 import torch.nn.functional as F
 
@@ -40,6 +42,8 @@ from .model import CaptNetwork, CaptSettings
 from .released_trainer import CAPTReleased
 from .retrieval import BankRetriever
 from .stage2 import CaptStage2
+
+log = logging.getLogger(__name__)
 
 
 def settings_from_cfg(cfg) -> CaptSettings:
@@ -78,9 +82,9 @@ class CAPT(CaptStage2):
             int(cfg.CAPT.MGDE.N_SAMPLE_EXPERTS), int(cfg.CAPT.MGDE.TOPK), float(cfg.CAPT.MGDE.BETA),
             cfg.CAPT.MGDE.FFN_INIT, guidance=stage1.guidance, bank_n=bank["N"], retriever=BankRetriever(bank),
             load_images=BankImages(bank["paths"], self.tf_train, self.tf_test, int(cfg.CAPT.SAM.IMAGE_CACHE)))
-        print(f"MGDE works in the teacher text space ({run.text_features.shape[1]}-d); adapters in the "
-              f"student ViT width ({visual.width}); sample expert initialised from the last block: "
-              f"{net.mgde.samples[0].initialised_from_block if len(net.mgde.samples) else 'n/a'}")
+        log.info(f"MGDE works in the teacher text space ({run.text_features.shape[1]}-d); adapters in the "
+                 f"student ViT width ({visual.width}); sample expert initialised from the last block: "
+                 f"{net.mgde.samples[0].initialised_from_block if len(net.mgde.samples) else 'n/a'}")
         net = net.to(self.device)
         return net, {"adapters": net.adapters, "mgde": net.mgde}
 
