@@ -312,6 +312,18 @@ def set_sampler_epoch(loader, epoch):
         sampler.set_epoch(epoch)
 
 
+def _report_step(trainer, batch_time, data_time, losses):
+    """After a training step: the progress line every ``TRAIN.PRINT_FREQ`` steps (every step when an epoch
+    is shorter), and the running averages and learning rate as tensorboard scalars."""
+    print_freq = trainer.cfg.TRAIN.PRINT_FREQ
+    if (trainer.batch_idx + 1) % print_freq == 0 or trainer.num_batches < print_freq:
+        log.info(_progress_line(trainer, batch_time, data_time, losses))
+    n_iter = trainer.epoch * trainer.num_batches + trainer.batch_idx
+    for name, meter in losses.meters.items():
+        trainer.write_scalar("train/" + name, meter.avg, n_iter)
+    trainer.write_scalar("train/lr", trainer.get_current_lr(), n_iter)
+
+
 def _progress_line(trainer, batch_time, data_time, losses):
     nb_remain = trainer.num_batches - trainer.batch_idx - 1
     nb_remain += (trainer.max_epoch - trainer.epoch - 1) * trainer.num_batches
@@ -349,7 +361,6 @@ class TrainerX(SimpleTrainer):
         batch_time = AverageMeter()
         data_time = AverageMeter()
         self.num_batches = len(self.train_loader_x)
-        print_freq = self.cfg.TRAIN.PRINT_FREQ
 
         end = time.time()
         for batch_idx, batch in enumerate(self.train_loader_x):
@@ -360,14 +371,7 @@ class TrainerX(SimpleTrainer):
             self.after_step()
             batch_time.update(time.time() - end)
             losses.update(loss_summary)
-
-            if (self.batch_idx + 1) % print_freq == 0 or self.num_batches < print_freq:
-                log.info(_progress_line(self, batch_time, data_time, losses))
-
-            n_iter = self.epoch * self.num_batches + self.batch_idx
-            for name, meter in losses.meters.items():
-                self.write_scalar("train/" + name, meter.avg, n_iter)
-            self.write_scalar("train/lr", self.get_current_lr(), n_iter)
+            _report_step(self, batch_time, data_time, losses)
             end = time.time()
 
     def parse_batch_train(self, batch):
@@ -402,7 +406,6 @@ class TrainerXU(SimpleTrainer):
         iter_x = iter(self.train_loader_x)
         iter_u = iter(self.train_loader_u)
         end = time.time()
-        print_freq = self.cfg.TRAIN.PRINT_FREQ
         for batch_idx in range(self.num_batches):
             self.batch_idx = batch_idx
             try:
@@ -420,12 +423,7 @@ class TrainerXU(SimpleTrainer):
             losses.update(self.forward_backward(batch_x, batch_u))
             self.after_step()
             batch_time.update(time.time() - end)
-            if (self.batch_idx + 1) % print_freq == 0 or self.num_batches < print_freq:
-                log.info(_progress_line(self, batch_time, data_time, losses))
-            n_iter = self.epoch * self.num_batches + self.batch_idx
-            for name, meter in losses.meters.items():
-                self.write_scalar("train/" + name, meter.avg, n_iter)
-            self.write_scalar("train/lr", self.get_current_lr(), n_iter)
+            _report_step(self, batch_time, data_time, losses)
             end = time.time()
 
     def parse_batch_train(self, batch_x, batch_u):
