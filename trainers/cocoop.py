@@ -27,7 +27,7 @@ from dassl.engine import TRAINER_REGISTRY
 from dassl.utils import load_pretrained_weights
 from trainers.common.base import ClipTrainer
 from trainers.common.coop_prompt import CoOpPromptLearner, cosine_logits
-from trainers.coop import load_frozen_clip
+from trainers.coop import FrozenClipPromptNetwork, load_frozen_clip
 
 log = logging.getLogger(__name__)
 
@@ -76,22 +76,13 @@ class CoCoOpPromptLearner(CoOpPromptLearner):
         return self.build_prompts(self.image_context(offsets))
 
 
-class CoCoOpNetwork(nn.Module):
-    """A frozen CLIP (``clip``, always in eval mode) and a :class:`CoCoOpPromptLearner`."""
+class CoCoOpNetwork(FrozenClipPromptNetwork):
+    """A frozen CLIP and a :class:`CoCoOpPromptLearner`; ``eval_text_sequences`` bounds the prompts per text
+    pass while evaluating."""
 
     def __init__(self, clip_model, prompt_learner: CoCoOpPromptLearner, eval_text_sequences: int = 0):
-        super().__init__()
-        self.clip = clip_model.lock()
-        self.prompt_learner = prompt_learner
+        super().__init__(clip_model, prompt_learner)
         self.eval_text_sequences = eval_text_sequences
-
-    def train(self, mode: bool = True):
-        super().train(mode)
-        self.clip.eval()
-        return self
-
-    def trainable_params(self) -> list[nn.Parameter]:
-        return list(self.prompt_learner.parameters())
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         """Logits [B, C]; one text pass per image while training (the published memory profile)."""

@@ -24,7 +24,7 @@ from dassl.config import add_cfg_node, cfg_hook
 from dassl.engine import TRAINER_REGISTRY
 from dassl.utils import load_pretrained_weights
 from trainers.common.base import ClipTrainer, EvalCacheMixin
-from trainers.common.coop_prompt import CoOpPromptLearner, build_coop_prompt_learner, cosine_logits
+from trainers.common.coop_prompt import build_coop_prompt_learner, cosine_logits
 from trainers.common.vl_prompt import check_input_size
 
 log = logging.getLogger(__name__)
@@ -53,10 +53,11 @@ def load_frozen_clip(trainer: ClipTrainer):
     return clip_model
 
 
-class CoOpNetwork(EvalCacheMixin, nn.Module):
-    """A frozen CLIP (``clip``, always in eval mode) and a CoOp prompt learner (``prompt_learner``)."""
+class FrozenClipPromptNetwork(nn.Module):
+    """A frozen CLIP (``clip``, always in eval mode) and a prompt learner (``prompt_learner``), whose
+    parameters are the trainable ones."""
 
-    def __init__(self, clip_model, prompt_learner: CoOpPromptLearner):
+    def __init__(self, clip_model, prompt_learner: nn.Module):
         super().__init__()
         self.clip = clip_model.lock()
         self.prompt_learner = prompt_learner
@@ -68,6 +69,10 @@ class CoOpNetwork(EvalCacheMixin, nn.Module):
 
     def trainable_params(self) -> list[nn.Parameter]:
         return list(self.prompt_learner.parameters())
+
+
+class CoOpNetwork(EvalCacheMixin, FrozenClipPromptNetwork):
+    """A frozen CLIP and a CoOp prompt learner; class text features are cached while evaluating."""
 
     def image_features(self, image):
         return self.clip.encode_image(image.to(self.clip.dtype))
