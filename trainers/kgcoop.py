@@ -171,6 +171,10 @@ class KgCoOp(LearnableParamsTrainer):
 
     def check_cfg(self, cfg):
         if uses_coop_layout(cfg):  # the KgCoOp/DePT repositories: TRAINER.COOP.PREC, prompt_learner/
+            if self.plugin_type is not None:
+                raise ValueError(f"TRAINER.COOP.W = {cfg.TRAINER.COOP.W!r} selects the KgCoOp repository's "
+                                 f"config layout, which {type(self).__name__} (a CaPT-repository trainer) "
+                                 "does not read: set TRAINER.KGCOOP.W instead")
             self.prec_key, self.model_name = "COOP", "prompt_learner"
         super().check_cfg(cfg)
 

@@ -121,3 +121,11 @@ def test_kgcoop_repository_layout_trains_and_checkpoints_the_prompt_learner(toy_
                           flags=["--model-dir", str(out), "--load-epoch", "1", "--eval-only"]))
     assert torch.equal(tester.model.prompt_learner.ctx.cpu(), state["state_dict"]["ctx"])
     assert results(new_out)["total"] == 5 * 6
+
+
+def test_the_capt_variant_refuses_the_kgcoop_repository_layout(toy_world, tmp_path):
+    """UCPKgCoOp's meta-net lives in learnable_params/, which the prompt_learner/ layout would not save."""
+    with pytest.raises(ValueError, match="TRAINER.COOP.W = 8.0 .*UCPKgCoOp.*TRAINER.KGCOOP.W"):
+        run(toy_argv(toy_world, "UCPKgCoOp", "UCPKgCoOp/toy_vit_s.yaml", tmp_path / "out", *FAST,
+                     "TRAINER.COOP.W", "8.0", "DATASET.SUBSAMPLE_CLASSES", "base"))
+    assert not (tmp_path / "out" / "prompt_learner").exists()
