@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 from clip import TextEncoder, l2_normalize, tokenize
-from clip.class_text import class_prompts, encode_class_texts, model_device
+from clip.class_text import class_prompts, model_device
 from clip.config import init_draws
 from clip.model import convert_weights, draw_init_like
 from dassl.config import add_cfg_node, cfg_hook
@@ -68,14 +68,11 @@ def uses_coop_layout(cfg) -> bool:
     return cfg.TRAINER.get("COOP", {}).get("W") is not None
 
 
-def kgcoop_node_key(cfg) -> str:
-    """Dotted name of the config node holding KgCoOp's settings in ``cfg``."""
-    return "TRAINER.COOP" if uses_coop_layout(cfg) else "TRAINER.KGCOOP"
-
-
-def kgcoop_node(cfg):
-    """The config node holding KgCoOp's settings (``N_CTX``, ``CSC``, ``CTX_INIT``, ``W``, ...)."""
-    return cfg.TRAINER.COOP if uses_coop_layout(cfg) else cfg.TRAINER.KGCOOP
+def kgcoop_node(cfg) -> tuple[str, object]:
+    """(dotted name, node) of the config node holding KgCoOp's settings (``N_CTX``, ``CSC``, ``W``, ...)."""
+    if uses_coop_layout(cfg):
+        return "TRAINER.COOP", cfg.TRAINER.COOP
+    return "TRAINER.KGCOOP", cfg.TRAINER.KGCOOP
 
 
 def build_kgcoop_learner(clip_model, classnames: list[str], node, node_key: str = "TRAINER.KGCOOP",
@@ -86,15 +83,13 @@ def build_kgcoop_learner(clip_model, classnames: list[str], node, node_key: str 
     check_end_position(node.CLASS_TOKEN_POSITION, f"{node_key}.CLASS_TOKEN_POSITION")
     learner = CoOpPromptLearner(classnames, clip_model, n_ctx=int(node.N_CTX),
                                 ctx_init=INIT_PHRASE if node.CTX_INIT else "", csc=bool(node.CSC))
-    device = clip_model.token_embedding.weight.device
     bias = torch.empty(1, UNUSED_WIDTH, dtype=clip_model.dtype).normal_(std=0.02)
-    learner.bias_vectors = nn.Parameter(bias.to(device))
+    learner.bias_vectors = nn.Parameter(bias)
     if clip_init_draws:
         draw_init_like(clip_model)
     # fp16 as in the reference code (it halves this unused module whatever the precision).
-    meta_net = nn.Sequential(OrderedDict([("linear1", nn.Linear(UNUSED_WIDTH, UNUSED_WIDTH)),
-                                          ("relu", nn.ReLU())]))
-    learner.meta_net = meta_net.half().to(device)
+    learner.meta_net = nn.Sequential(OrderedDict([("linear1", nn.Linear(UNUSED_WIDTH, UNUSED_WIDTH)),
+                                                  ("relu", nn.ReLU())])).half()
     return learner
 
 
@@ -103,12 +98,6 @@ def draw_unused_adapter() -> None:
     builds and never uses; only the random streams after it need it."""
     nn.Linear(UNUSED_WIDTH, UNUSED_WIDTH // 4, bias=False)
     nn.Linear(UNUSED_WIDTH // 4, UNUSED_WIDTH, bias=False)
-
-
-def text_anchors(clip_model, classnames: list[str], template: str) -> torch.Tensor:
-    """Normalised frozen-CLIP text features [C, D] (fp32) of ``template`` filled with each class name."""
-    log.info(f"Prompts: {class_prompts([template], classnames)}")
-    return encode_class_texts(clip_model, template, classnames, normalize_each=False)
 
 
 def half_precision_text_tower(clip_model) -> TextEncoder:
@@ -181,8 +170,9 @@ class KgCoOp(LearnableParamsTrainer):
     def build_network(self):
         cfg = self.cfg
         template = get_templates(cfg.DATASET.NAME).kgcoop
-        return KgCoOpNetwork(self.load_backbone(), self.dm.dataset.classnames, kgcoop_node(cfg), template,
-                             cfg.TRAINER.NAMES_TO_UPDATE, kgcoop_node_key(cfg), init_draws(cfg))
+        key, node = kgcoop_node(cfg)
+        return KgCoOpNetwork(self.load_backbone(), self.dm.dataset.classnames, node, template,
+                             cfg.TRAINER.NAMES_TO_UPDATE, key, init_draws(cfg))
 
     def registered_module(self):
         if self.model_name == "prompt_learner":
@@ -196,6 +186,6 @@ class KgCoOp(LearnableParamsTrainer):
         logits = self.model.unit_logits(image_unit, text_unit)
         losses = {
             "loss_ce": self.classification_loss(logits, label),
-            "loss_kg": kgcoop_node(self.cfg).W * knowledge_gap(text_unit, self.model.anchors),
+            "loss_kg": kgcoop_node(self.cfg)[1].W * knowledge_gap(text_unit, self.model.anchors),
         }
         return losses, {"acc": self.accuracy(logits, label)}

@@ -20,6 +20,7 @@ import logging
 import torch
 import torch.nn.functional as F
 
+from clip.class_text import class_prompts, encode_class_texts
 from dassl.config import add_cfg_node, cfg_hook
 from dassl.engine import TRAINER_REGISTRY
 from dassl.utils.distributed import all_reduce_mean
@@ -31,7 +32,7 @@ from trainers.common.learnable_params import (
     check_end_position,
     coop_text_features,
 )
-from trainers.kgcoop import INIT_PHRASE, text_anchors
+from trainers.kgcoop import INIT_PHRASE
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +106,12 @@ def build_prograd_learner(clip_model, classnames: list[str], node) -> CoOpPrompt
     return learner
 
 
+def zero_shot_text(clip_model, classnames: list[str], template: str) -> torch.Tensor:
+    """Normalised frozen-CLIP text features [C, D] (fp32) of ``template`` filled with each class name."""
+    log.info(f"Prompts: {class_prompts([template], classnames)}")
+    return encode_class_texts(clip_model, template, classnames, normalize_each=False)
+
+
 class ProGradNetwork(LearnableParamsNetwork):
     """Student (prompted CLIP) plus the fp32 zero-shot teacher's class features ``teacher_text``.
 
@@ -117,7 +124,7 @@ class ProGradNetwork(LearnableParamsNetwork):
         super().__init__(clip_model, names_to_update)
         self.learnable_params["prompt_learner"] = build_prograd_learner(clip_model, classnames, node)
         self.teacher_clip = [teacher_clip.lock()] if teacher_clip is not None else None  # not a submodule
-        self.teacher_text = text_anchors(teacher_clip or clip_model, classnames, template)
+        self.teacher_text = zero_shot_text(teacher_clip or clip_model, classnames, template)
 
     def text_features(self):
         return coop_text_features(self.clip, self.prompt_learner)

@@ -71,14 +71,15 @@ def test_kgcoop_trains_on_base_and_evaluates_on_new(toy_world, tmp_path):
 
 
 def test_coop_w_selects_the_kgcoop_repository_layout():
-    from trainers.kgcoop import kgcoop_node, kgcoop_node_key, uses_coop_layout
+    from trainers.kgcoop import kgcoop_node, uses_coop_layout
 
     cfg = extend_cfg(get_cfg_default())
     assert cfg.TRAINER.COOP.W is None and not uses_coop_layout(cfg)
-    assert kgcoop_node(cfg) is cfg.TRAINER.KGCOOP and kgcoop_node_key(cfg) == "TRAINER.KGCOOP"
+    key, node = kgcoop_node(cfg)
+    assert node is cfg.TRAINER.KGCOOP and key == "TRAINER.KGCOOP"
     cfg.merge_from_list(["TRAINER.COOP.W", "8.0", "TRAINER.COOP.N_CTX", "4"])
-    assert uses_coop_layout(cfg) and kgcoop_node_key(cfg) == "TRAINER.COOP"
-    node = kgcoop_node(cfg)
+    key, node = kgcoop_node(cfg)
+    assert uses_coop_layout(cfg) and key == "TRAINER.COOP"
     assert (node.W, node.N_CTX, node.PREC) == (8.0, 4, "fp16")
 
 
