@@ -14,6 +14,7 @@ import logging
 import os
 
 from dassl.run_dir import RUN_CONFIG_FILE
+from dassl.run_state import flatten_cfg
 
 log = logging.getLogger(__name__)
 
@@ -48,18 +49,6 @@ def read_stage1_record(stage1_dir: str) -> dict | None:
     return record
 
 
-def _lookup(node, key: str):
-    for part in key.split("."):
-        if part not in node:
-            return None
-        node = node[part]
-    return node
-
-
-def _plain(value):
-    return [_plain(v) for v in value] if isinstance(value, (list, tuple)) else value
-
-
 def stage1_cfg(cfg, stage1_dir: str, defaults=None):
     """``cfg`` with the :data:`STAGE1_KEYS` of the stage-1 run (a copy; ``cfg`` itself when nothing moves).
 
@@ -74,14 +63,15 @@ def stage1_cfg(cfg, stage1_dir: str, defaults=None):
 
         defaults = get_cfg_default()
         extend_cfg(defaults)
+    ours_all, default_all = flatten_cfg(cfg), flatten_cfg(defaults)
     taken, conflicts = [], []
     for key in STAGE1_KEYS:
         if key not in record:
             continue
-        theirs, ours = _plain(record[key]), _plain(_lookup(cfg, key))
+        theirs, ours = record[key], ours_all.get(key)
         if ours == theirs:
             continue
-        if ours == _plain(_lookup(defaults, key)):
+        if ours == default_all.get(key):
             taken.append((key, theirs))
         else:
             conflicts.append(f"{key}: stage 1 ran with {theirs!r}, stage 2 sets {ours!r}")
