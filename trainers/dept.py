@@ -26,12 +26,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from clip import l2_normalize
-from clip.config import init_draws
 from dassl.config import add_cfg_node, cfg_hook
 from dassl.engine import TRAINER_REGISTRY
-from datasets.templates import get_templates
 from trainers.common.learnable_params import LearnableParamsTrainer
-from trainers.kgcoop import KgCoOpNetwork, knowledge_gap
+from trainers.kgcoop import KgCoOpNetwork, knowledge_gap, refuse_coop_layout
 
 log = logging.getLogger(__name__)
 
@@ -109,16 +107,14 @@ def keep_source_rows(head: nn.Linear, rows: list[int]) -> None:
 class KgCoOpDePTNetwork(KgCoOpNetwork):
     """KgCoOp network plus ``film_img``, ``film_text`` and, on base classes, ``classifier``."""
 
-    def __init__(self, clip_model, classnames, node, template, cls_weight: float, with_head: bool,
-                 names_to_update=("learnable_params",), clip_init_draws: bool = False):
-        super().__init__(clip_model, classnames, node, template, names_to_update,
-                         clip_init_draws=clip_init_draws)
+    def __init__(self, clip_model, classnames, cfg, with_head: bool):
+        super().__init__(clip_model, classnames, cfg)
         dim = clip_model.text_projection.shape[1]
         self.learnable_params["film_img"] = FiLM(dim)
         self.learnable_params["film_text"] = FiLM(dim)
         if with_head:
             self.learnable_params["classifier"] = nn.Linear(dim, len(classnames)).to(clip_model.dtype)
-        self.cls_weight = float(cls_weight)
+        self.cls_weight = float(cfg.TRAINER.DEPT.CLS_WEIGHT)
 
     @property
     def head(self) -> nn.Module | None:
@@ -145,14 +141,16 @@ class KgCoOpDePT(LearnableParamsTrainer):
     """DePT on KgCoOp (see the module docstring): KgCoOp's network and knowledge-gap term are composed in,
     its trainer is not inherited (every step differs)."""
 
+    def check_cfg(self, cfg):
+        refuse_coop_layout(cfg, type(self).__name__)
+        super().check_cfg(cfg)
+
     def build_network(self):
         cfg = self.cfg
         with_head = has_head(cfg.DATASET.SUBSAMPLE_CLASSES, cfg.DATASET.NAME)
         log.info(f"Linear head over {len(self.dm.dataset.classnames)} classes" if with_head
                  else "No linear head for this class list: inference uses the image-text logits only")
-        return KgCoOpDePTNetwork(self.load_backbone(), self.dm.dataset.classnames, cfg.TRAINER.KGCOOP,
-                                 get_templates(cfg.DATASET.NAME).kgcoop, cfg.TRAINER.DEPT.CLS_WEIGHT,
-                                 with_head, cfg.TRAINER.NAMES_TO_UPDATE, init_draws(cfg))
+        return KgCoOpDePTNetwork(self.load_backbone(), self.dm.dataset.classnames, cfg, with_head)
 
     def build_model(self):
         super().build_model()

@@ -33,11 +33,11 @@ from torch import nn
 
 from clip import TextEncoder, l2_normalize, tokenize
 from clip.class_text import class_prompts, model_device
-from clip.config import init_draws
-from clip.model import convert_weights, draw_init_like
+from clip.model import convert_weights
 from dassl.config import add_cfg_node, cfg_hook
 from dassl.engine import TRAINER_REGISTRY
 from datasets.templates import get_templates
+from trainers.common.backbone import draw_upstream_copies
 from trainers.common.coop_prompt import CoOpPromptLearner
 from trainers.common.learnable_params import (
     LearnableParamsNetwork,
@@ -75,18 +75,24 @@ def kgcoop_node(cfg) -> tuple[str, object]:
     return "TRAINER.KGCOOP", cfg.TRAINER.KGCOOP
 
 
-def build_kgcoop_learner(clip_model, classnames: list[str], node, node_key: str = "TRAINER.KGCOOP",
-                         clip_init_draws: bool = False) -> CoOpPromptLearner:
-    """KgCoOp's prompt learner (settings ``node``, named ``node_key`` in errors) plus its two checkpoint-only
-    modules, drawn in the reference order: context, ``bias_vectors``, the separate anchor CLIP (only with
-    ``clip_init_draws``, i.e. ``MODEL.CLIP_INIT_DRAWS``), ``meta_net``."""
-    check_end_position(node.CLASS_TOKEN_POSITION, f"{node_key}.CLASS_TOKEN_POSITION")
+def refuse_coop_layout(cfg, trainer_name: str) -> None:
+    """For the CaPT-repository trainers built on KgCoOp, which read only ``TRAINER.KGCOOP``."""
+    if uses_coop_layout(cfg):
+        raise ValueError(f"TRAINER.COOP.W = {cfg.TRAINER.COOP.W!r} selects the KgCoOp repository's config "
+                         f"layout, which {trainer_name} (a CaPT-repository trainer) does not read: set "
+                         "TRAINER.KGCOOP.W instead")
+
+
+def build_kgcoop_learner(clip_model, classnames: list[str], cfg) -> CoOpPromptLearner:
+    """KgCoOp's prompt learner plus its two checkpoint-only modules, drawn in the reference order: context,
+    ``bias_vectors``, the separate anchor CLIP (with ``MODEL.CLIP_INIT_DRAWS``), ``meta_net``."""
+    key, node = kgcoop_node(cfg)
+    check_end_position(node.CLASS_TOKEN_POSITION, f"{key}.CLASS_TOKEN_POSITION")
     learner = CoOpPromptLearner(classnames, clip_model, n_ctx=int(node.N_CTX),
                                 ctx_init=INIT_PHRASE if node.CTX_INIT else "", csc=bool(node.CSC))
     bias = torch.empty(1, UNUSED_WIDTH, dtype=clip_model.dtype).normal_(std=0.02)
     learner.bias_vectors = nn.Parameter(bias)
-    if clip_init_draws:
-        draw_init_like(clip_model)
+    draw_upstream_copies(cfg, clip_model, 1)
     # fp16 as in the reference code (it halves this unused module whatever the precision).
     learner.meta_net = nn.Sequential(OrderedDict([("linear1", nn.Linear(UNUSED_WIDTH, UNUSED_WIDTH)),
                                                   ("relu", nn.ReLU())])).half()
@@ -142,13 +148,11 @@ class KgCoOpNetwork(LearnableParamsNetwork):
 
     inert = ("prompt_learner.bias_vectors", "prompt_learner.meta_net")
 
-    def __init__(self, clip_model, classnames, node, template: str, names_to_update=("learnable_params",),
-                 node_key: str = "TRAINER.KGCOOP", clip_init_draws: bool = False):
-        super().__init__(clip_model, names_to_update)
-        self.learnable_params["prompt_learner"] = build_kgcoop_learner(clip_model, classnames, node, node_key,
-                                                                       clip_init_draws)
+    def __init__(self, clip_model, classnames, cfg):
+        super().__init__(clip_model, cfg.TRAINER.NAMES_TO_UPDATE)
+        self.learnable_params["prompt_learner"] = build_kgcoop_learner(clip_model, classnames, cfg)
         draw_unused_adapter()
-        self.anchors = kgcoop_anchors(clip_model, classnames, template)
+        self.anchors = kgcoop_anchors(clip_model, classnames, get_templates(cfg.DATASET.NAME).kgcoop)
 
     def text_features(self):
         return coop_text_features(self.clip, self.prompt_learner)
@@ -160,19 +164,13 @@ class KgCoOp(LearnableParamsTrainer):
 
     def check_cfg(self, cfg):
         if uses_coop_layout(cfg):  # the KgCoOp/DePT repositories: TRAINER.COOP.PREC, prompt_learner/
-            if self.plugin_type is not None:
-                raise ValueError(f"TRAINER.COOP.W = {cfg.TRAINER.COOP.W!r} selects the KgCoOp repository's "
-                                 f"config layout, which {type(self).__name__} (a CaPT-repository trainer) "
-                                 "does not read: set TRAINER.KGCOOP.W instead")
+            if self.plugin_type is not None:  # its meta-net would not be saved under prompt_learner/
+                refuse_coop_layout(cfg, type(self).__name__)
             self.prec_key, self.model_name = "COOP", "prompt_learner"
         super().check_cfg(cfg)
 
     def build_network(self):
-        cfg = self.cfg
-        template = get_templates(cfg.DATASET.NAME).kgcoop
-        key, node = kgcoop_node(cfg)
-        return KgCoOpNetwork(self.load_backbone(), self.dm.dataset.classnames, node, template,
-                             cfg.TRAINER.NAMES_TO_UPDATE, key, init_draws(cfg))
+        return KgCoOpNetwork(self.load_backbone(), self.dm.dataset.classnames, self.cfg)
 
     def registered_module(self):
         if self.model_name == "prompt_learner":

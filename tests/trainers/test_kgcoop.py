@@ -130,3 +130,9 @@ def test_the_capt_variant_refuses_the_kgcoop_repository_layout(toy_world, tmp_pa
         run(toy_argv(toy_world, "UCPKgCoOp", "UCPKgCoOp/toy_vit_s.yaml", tmp_path / "out", *FAST,
                      "TRAINER.COOP.W", "8.0", "DATASET.SUBSAMPLE_CLASSES", "base"))
     assert not (tmp_path / "out" / "prompt_learner").exists()
+
+
+def test_kgcoop_dept_refuses_the_kgcoop_repository_layout(toy_world, tmp_path):
+    with pytest.raises(ValueError, match="TRAINER.COOP.W = 8.0 .*KgCoOpDePT.*TRAINER.KGCOOP.W"):
+        run(toy_argv(toy_world, "KgCoOpDePT", "KgCoOpDePT/toy_vit_s.yaml", tmp_path / "out", *FAST,
+                     "TRAINER.COOP.W", "8.0", "DATASET.SUBSAMPLE_CLASSES", "base"))
