@@ -61,13 +61,13 @@ def load_prompted_backbone(trainer: ClipTrainer, node) -> tuple[object, IVLPBuil
     return load_prompted_clip(trainer.cfg, design, trainer.device, trainer.weight_precision)
 
 
-def build_vl_prompt_model(trainer: ClipTrainer, node, clip_model=None,
-                          drawn: IVLPBuildDraws | None = None) -> VLPromptModel:
-    """The IVLP design of config ``node`` on ``clip_model`` (default: the configured backbone, built by
-    :func:`load_prompted_backbone`), over the dataset's classes."""
-    if clip_model is None:
-        clip_model, drawn = load_prompted_backbone(trainer, node)
+def build_vl_prompt_model(trainer: ClipTrainer, node, backbone=None) -> VLPromptModel:
+    """The IVLP design of config ``node`` on ``backbone`` ((CLIP, drawn prompts); default: the configured
+    backbone, built by :func:`load_prompted_backbone`), over the dataset's classes."""
     design = IVLPDesign.from_cfg(node)
+    if backbone is None:
+        backbone = load_prompted_clip(trainer.cfg, design, trainer.device, trainer.weight_precision)
+    clip_model, drawn = backbone
     log.info(
         f"Independent V-L design: text context {design.n_ctx_text} tokens ({design.ctx_init!r}), "
         f"vision {design.n_ctx_vision} tokens, depth {design.depth_vision}/{design.depth_text}"

@@ -70,8 +70,9 @@ class PromptSRC(ClipTrainer):
 
     def build_network(self):
         node = self.cfg.TRAINER.PROMPTSRC
-        clip_model, drawn = load_prompted_backbone(self, node)
-        model = build_vl_prompt_model(self, node, clip_model, drawn)
+        backbone = load_prompted_backbone(self, node)
+        model = build_vl_prompt_model(self, node, backbone)
+        clip_model = backbone[0]
         log.info(f"Encoding the frozen text targets ({len(dataset_templates.PROMPTSRC_TEMPLATES)} templates)")
         # PromptSRC encodes its targets with an fp32 CLIP, whatever the training precision. Upstream builds
         # two frozen zero-shot CLIPs here (text targets, image tower); this project reuses the backbone
