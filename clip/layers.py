@@ -119,11 +119,11 @@ class Transformer(nn.Module):
         depth = getattr(deep_prompts, "depth", 0)
         if depth > self.layers:
             raise ValueError(f"prompts of depth {depth} do not fit a transformer with {self.layers} blocks")
+        via = getattr(deep_prompts, "token_dtype", None)
         for i, block in enumerate(self.resblocks):
             if deep_prompts is not None:
                 tokens = deep_prompts.block_tokens(i)
                 if tokens is not None:
-                    via = getattr(deep_prompts, "token_dtype", None)
                     x = replace_tokens(x, tokens, prompt_start, via=via)
             x = block(x, attn_mask=attn_mask, adapter=_block_adapter(adapters, i), layout=layout)
         return x

@@ -88,9 +88,13 @@ def replace_tokens(x: torch.Tensor, tokens: torch.Tensor, start: int,
     if begin < 0 or begin + n > length:
         raise ValueError(
             f"cannot place {n} prompt tokens at position {start} of a sequence of length {length}")
+    return torch.cat([x[:, :begin], batch_tokens(tokens, x, via), x[:, begin + n:]], dim=1)
+
+
+def batch_tokens(tokens: torch.Tensor, like: torch.Tensor, via: torch.dtype | None = None) -> torch.Tensor:
+    """[n, W] (or [B, n, W]) prompt tokens as [B, n, W] in the dtype/device of ``like`` (through ``via``)."""
     if tokens.dim() == 2:
-        tokens = tokens.unsqueeze(0).expand(x.shape[0], -1, -1)
+        tokens = tokens.unsqueeze(0).expand(like.shape[0], -1, -1)
     if via is not None:
         tokens = tokens.to(via)
-    tokens = tokens.to(dtype=x.dtype, device=x.device)
-    return torch.cat([x[:, :begin], tokens, x[:, begin + n:]], dim=1)
+    return tokens.to(dtype=like.dtype, device=like.device)

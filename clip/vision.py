@@ -4,7 +4,7 @@ import torch
 from torch import nn
 
 from clip.layers import LayerNorm, Transformer
-from clip.layout import TokenLayout
+from clip.layout import TokenLayout, batch_tokens
 
 
 class VisionTransformer(nn.Module):
@@ -58,22 +58,13 @@ class VisionTransformer(nn.Module):
         layout = TokenLayout(num_prefix=1, grid=grid, num_prompts=n, prompt_position=placement)
         via = getattr(prompts, "token_dtype", None)
         if n and placement == "end":
-            x = torch.cat([x, _batch(shallow, x, via)], dim=1)
+            x = torch.cat([x, batch_tokens(shallow, x, via)], dim=1)
         x = self.ln_pre(x)
         if n and placement == "after_cls":
-            x = torch.cat([x[:, :1], _batch(shallow, x, via), x[:, 1:]], dim=1)
+            x = torch.cat([x[:, :1], batch_tokens(shallow, x, via), x[:, 1:]], dim=1)
         x = self.transformer(x, deep_prompts=prompts, prompt_start=layout.prompt_slice.start,
                              adapters=adapters, layout=layout)
         if return_tokens:
             tokens = self.ln_post(x)
             return tokens[:, 0] @ self.proj, tokens
         return self.ln_post(x[:, 0]) @ self.proj
-
-
-def _batch(tokens: torch.Tensor, like: torch.Tensor, via: torch.dtype | None = None) -> torch.Tensor:
-    """[n, W] (or [B, n, W]) prompt tokens as [B, n, W] in the dtype/device of ``like`` (through ``via``)."""
-    if tokens.dim() == 2:
-        tokens = tokens.unsqueeze(0).expand(like.shape[0], -1, -1)
-    if via is not None:
-        tokens = tokens.to(via)
-    return tokens.to(dtype=like.dtype, device=like.device)
