@@ -203,7 +203,7 @@ def draw_init_like(model: CLIP) -> None:
     Upstream trainers build extra CLIP copies (e.g. PromptSRC's frozen zero-shot towers) where this
     project reuses the one it has; drawing their initialisation keeps the later random streams equal.
     """
-    CLIP(**infer_config({k: v for k, v in model.state_dict().items() if k not in NON_TENSOR_KEYS}))
+    CLIP(**infer_config(model.state_dict()))
 
 
 def build_model(state_dict: dict, precision: str = "fp32", init_draws: bool = False, build_hook=None) -> CLIP:

@@ -255,8 +255,8 @@ def cosine_logits(image_features: torch.Tensor, text_features: torch.Tensor, log
         return scale * image @ text.t()
     # One product per image, the image scaled first, as CoCoOp's code computes them: a batched product
     # rounds differently in the last bits.
-    text = text.to(image.dtype)
-    return torch.stack([(scale * image_i) @ text_i.t() for image_i, text_i in zip(image, text)])
+    scaled, text = scale * image, text.to(image.dtype)
+    return torch.stack([image_i @ text_i.t() for image_i, text_i in zip(scaled, text)])
 
 
 def build_coop_prompt_learner(node, classnames: list[str], clip_model, **overrides) -> CoOpPromptLearner:
