@@ -15,8 +15,6 @@ import importlib.util
 import json
 import os
 
-from dassl.atomic_io import write_json_atomic
-
 ENV = "CLIP_TOKEN_CACHE"
 DEFAULT_PATH = os.path.join("cache", "clip_token_ids.json")
 MAX_TEXTS = 20_000
@@ -70,6 +68,11 @@ class TokenCache:
         if not self.added:
             return
         folder = os.path.dirname(self.path)
+        try:
+            # imported here: ``clip`` itself does not need the training engine (see clip.config)
+            from dassl.atomic_io import write_json_atomic
+        except ImportError:
+            return
         try:
             if folder:
                 os.makedirs(folder, exist_ok=True)
