@@ -7,6 +7,7 @@ from clip.loader import (
     available_models,
     build_preprocess,
     load,
+    load_model,
     load_state_dict,
     pixel_stats,
     resolve_weights,
@@ -19,6 +20,6 @@ from clip.tokenizer import tokenize
 __all__ = [
     "CLIP", "CoupledVisionPrompts", "TextDeepPrompts", "TextEncoder", "TokenLayout", "VisionPromptLearner",
     "available_models", "build_model", "build_preprocess", "convert_weights", "eot_pool", "freeze",
-    "grid_to_tokens", "l2_normalize", "load", "load_state_dict", "pixel_stats", "resolve_weights",
-    "set_trainable", "tokenize", "tokens_to_grid", "trainable_params",
+    "grid_to_tokens", "l2_normalize", "load", "load_model", "load_state_dict", "pixel_stats",
+    "resolve_weights", "set_trainable", "tokenize", "tokens_to_grid", "trainable_params",
 ]

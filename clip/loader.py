@@ -100,20 +100,20 @@ def pixel_stats(name_or_path: str, weights_dir: str | None = None) -> PixelStats
     else those in the record beside the resolved file, else OpenAI's (see :mod:`clip.preprocess`)."""
     if name_or_path in MODEL_URLS:
         return OPENAI
-    return _stats_beside(resolve_weights(name_or_path, weights_dir))
+    return stats_from_record(record_path(resolve_weights(name_or_path, weights_dir))) or OPENAI
 
 
-def _stats_beside(path: str) -> PixelStats:
-    return stats_from_record(record_path(path)) or OPENAI
+def load_model(name_or_path: str, device="cpu", precision: str = "fp32", weights_dir: str | None = None,
+               init_draws: bool = False, build_hook=None) -> CLIP:
+    """The model in eval mode on ``device`` for a model name or weights file. ``init_draws``, ``build_hook``:
+    consume the global torch RNG as OpenAI's loader does (see ``build_model``)."""
+    path = resolve_weights(name_or_path, weights_dir)
+    return build_model(load_state_dict(path), precision=precision, init_draws=init_draws,
+                       build_hook=build_hook).to(device)
 
 
 def load(name_or_path: str, device="cpu", precision: str = "fp32",
          weights_dir: str | None = None, init_draws: bool = False, build_hook=None) -> tuple[CLIP, Callable]:
-    """(model in eval mode on ``device``, preprocess with the weights' mean/std) for a model name or
-    weights file. ``init_draws``, ``build_hook``: consume the global torch RNG as OpenAI's loader does
-    (see ``build_model``)."""
-    path = resolve_weights(name_or_path, weights_dir)
-    model = build_model(load_state_dict(path), precision=precision, init_draws=init_draws,
-                        build_hook=build_hook).to(device)
-    stats = OPENAI if name_or_path in MODEL_URLS else _stats_beside(path)
-    return model, build_preprocess(model.visual.input_resolution, stats)
+    """(:func:`load_model`, preprocess with the weights' mean/std), as OpenAI's ``clip.load``."""
+    model = load_model(name_or_path, device, precision, weights_dir, init_draws, build_hook)
+    return model, build_preprocess(model.visual.input_resolution, pixel_stats(name_or_path, weights_dir))

@@ -270,7 +270,7 @@ def build_model_files(
     save_state_dict(trained, str(weights))
     os.chmod(weights, 0o644)  # the temporary file it was renamed from was private
     # Evaluate what users get: the saved fp16 file, loaded by the clip package.
-    model, _ = clip.load(str(weights), device="cpu", precision="fp32")
+    model = clip.load_model(str(weights), device="cpu", precision="fp32")
     accuracy = zero_shot_accuracy(model, *test)
     record = {
         "name": name,

@@ -33,8 +33,8 @@ def load_clip(cfg, name: str | None = None, precision: str | None = None, build_
         raise ValueError("MODEL.BACKBONE.NAME is empty: set it in the trainer YAML (e.g. ViT-B/16)")
     precision = "fp32" if precision in (None, "amp") else precision
     log.info(f"Loading CLIP (backbone: {name}, precision: {precision})")
-    model, _ = clip.load(name, device="cpu", precision=precision, weights_dir=weights_dir(cfg),
-                         init_draws=init_draws(cfg), build_hook=build_hook)
+    model = clip.load_model(name, device="cpu", precision=precision, weights_dir=weights_dir(cfg),
+                            init_draws=init_draws(cfg), build_hook=build_hook)
     return model.eval()
 
 
