@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections import OrderedDict
 
 import torch
@@ -19,7 +18,7 @@ class BankImages:
 
     def __init__(self, paths: list[str], train_transform, test_transform, capacity: int = 512,
                  reader=read_image):
-        self.paths = [os.path.realpath(p) for p in paths]
+        self.paths = list(paths)
         self.transforms = {True: train_transform, False: test_transform}
         self.capacity = int(capacity)
         self.reader = reader

@@ -47,5 +47,5 @@ class CAPTReleased(CaptStage2):
         return losses, {"acc": self.accuracy(base_logits, label)}
 
     def inference(self, image, split: str, backbone: bool):
-        backbone = self.released.backbone_logits(image) if backbone and split == "val" else None
+        backbone = self.released.backbone_logits(image) if backbone else None
         return self.released.inference(image, split), backbone

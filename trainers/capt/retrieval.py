@@ -34,9 +34,10 @@ class BankRetriever:
         self.labels = bank["labels"].long()
         self.cells = bank["cells"]
         self.num_classes = len(bank["classnames"])
-        self.index_of = {os.path.realpath(p): i for i, p in enumerate(bank["paths"])}
+        real = [os.path.realpath(p) for p in bank["paths"]]
+        self.index_of = {r: i for i, r in enumerate(real)}
         # absolute paths as the bank lists them: a batch naming the same path skips resolving it
-        self.listed = {p: self.index_of[os.path.realpath(p)] for p in bank["paths"] if os.path.isabs(p)}
+        self.listed = {p: self.index_of[r] for p, r in zip(bank["paths"], real) if os.path.isabs(p)}
         self.cell_pairs, self.cell_members = cell_entries(self.cells)
 
     def indices_of(self, paths) -> list[int | None]:

@@ -97,8 +97,7 @@ class CaptStage2(ClipTrainer):
     def build_model(self):
         self.tf_train = build_transform(self.cfg, is_train=True)
         self.tf_test = build_transform(self.cfg, is_train=False)
-        self.network = None
-        self._backbone_reports: dict[str, dict] = {}
+        self._backbone_reports: dict[str, dict] = {}  # split -> the frozen backbone's scores on it
         stage1 = self.cfg.SPLE.BACK_CKPT_PATH
         if not os.path.isdir(os.path.join(stage1, STUDENT_FOLDER)):
             log.warning(f"Note: SPLE.BACK_CKPT_PATH={stage1!r} is not a stage-1 run; the model is built when "
@@ -114,9 +113,8 @@ class CaptStage2(ClipTrainer):
         model, members = self.build_from(stage1)
         meta = stage1.meta(self.mode)
         parts = Stage2Parts(members, meta)
-        self.network = self.model = model
+        self.model = model
         self.stage2_meta = dict(meta)
-        self._backbone_reports: dict[str, dict] = {}  # split -> the frozen backbone's scores on it
         params = freeze_all_but(model, list(model.trainable_params()))
         report_trainable(model, params)
         self.optim = build_optimizer(params, self.cfg.OPTIM)
@@ -130,7 +128,7 @@ class CaptStage2(ClipTrainer):
         raise NotImplementedError
 
     def load_model(self, directory, epoch=None):
-        if self.network is None and not self._models:
+        if not self._models:
             if not directory:
                 raise FileNotFoundError("CAPT: no stage-1 run (SPLE.BACK_CKPT_PATH) and no --model-dir given")
             self.build_from_stage1(stage2_meta.read_stage2_meta(directory)["stage1_dir"])
@@ -233,7 +231,7 @@ class CaptStage2(ClipTrainer):
         tee = getattr(self, "_tee", None)
         with self.autocast():
             logits, backbone = self.inference(image, getattr(self, "_eval_split", "val"), tee is not None)
-            if backbone is not None and tee is not None:
+            if backbone is not None:  # asked for only while a tee is set
                 tee.pending.append(backbone.float())
             return logits.float()
 
