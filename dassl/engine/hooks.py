@@ -168,7 +168,7 @@ class ResultsWriter(HookBase):
         else:
             summary = {k: float(v) for k, v in results.items()}
         wrong = evaluator.wrong_predictions() if hasattr(evaluator, "wrong_predictions") else None
-        lab2cname = getattr(trainer, "_eval_lab2cname", None) or trainer.lab2cname
+        lab2cname = trainer.eval_lab2cname()
         labels = sorted(lab2cname) if lab2cname else []
         meta = run_metadata(trainer.cfg, trainer.cfg.TRAINER.NAME or type(trainer).__name__,
                             trainer.weights_epoch, device=trainer.device_info)

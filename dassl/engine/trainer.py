@@ -264,6 +264,10 @@ class SimpleTrainer(TrainerBase):
         else:
             self.evaluator.process(output, label)
 
+    def eval_lab2cname(self) -> dict:
+        """Label -> class name of the split evaluated last (named by its own items), else the dataset's."""
+        return getattr(self, "_eval_lab2cname", None) or self.lab2cname
+
     def _use_split_classnames(self, data_loader):
         """Name the classes after the evaluated split's own items (its labels may be relabelled from 0)."""
         items = getattr(data_loader.dataset, "data_source", None)

@@ -205,7 +205,7 @@ class CaptStage2(ClipTrainer):
 
     def backbone_report(self, side) -> dict:
         """What ``backbone_wrong_predictions.json`` holds, from the evaluator that scored the backbone."""
-        names = getattr(self, "_eval_lab2cname", None) or self.lab2cname
+        names = self.eval_lab2cname()
         side.set_class_names(names)
         summary = side.summary()
         return {"classnames": [names[i] for i in sorted(names)], "total": summary["total"],
