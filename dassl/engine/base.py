@@ -108,14 +108,16 @@ class TrainerBase:
 
     # ------------------------------------------------------------ checkpoints
     def trainer_state(self):
-        """Extra state stored in every checkpoint (plain data only)."""
-        return {"rng_state": get_rng_state()}
+        """Extra state stored in every checkpoint (plain data only): the random generators and the state of
+        the hooks that keep one."""
+        return {"rng_state": get_rng_state(), **self._hook_states()}
 
     def restore_trainer_state(self, state):
         """Restore what :meth:`trainer_state` stored (None: nothing stored)."""
         if state and state.get("rng_state") is not None:
             set_rng_state(state["rng_state"])
             log.info("Restored random number generator states")
+        self._restore_hook_states(state)
 
     def save_model(self, epoch, directory, is_best=False, val_result=None, model_name=""):
         """Write the checkpoints (rank 0 only in a distributed run; every rank waits until they exist)."""
@@ -125,7 +127,6 @@ class TrainerBase:
 
     def _write_checkpoints(self, epoch, directory, is_best, val_result, model_name):
         extra = self.trainer_state()
-        extra.update(self._hook_states())
         for name in self.get_model_names():
             optim = self._optims[name]
             sched = self._scheds[name]
@@ -153,7 +154,6 @@ class TrainerBase:
                 osp.join(directory, name), self._models[name], self._optims[name], self._scheds[name]
             )
         self.restore_trainer_state(checkpoint.get("trainer_state"))
-        self._restore_hook_states(checkpoint.get("trainer_state"))
         self.weights_epoch = checkpoint["epoch"]
         return checkpoint["epoch"]
 
