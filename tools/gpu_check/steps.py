@@ -127,7 +127,7 @@ def probability_gap(reference: torch.Tensor, logits: torch.Tensor) -> float:
 
 def repeated_step(trainer):
     """``(batch, step)``: the first training batch and a call running one ``forward_backward`` on it (train
-    mode, a never-ending epoch so the LR schedule does not step); ``step()`` returns the step's summary."""
+    mode; no hooks run, so the LR schedule never steps); ``step()`` returns the step's summary."""
     trainer.set_model_mode("train")
     trainer.epoch, trainer.max_epoch, trainer.num_batches = 0, trainer.cfg.OPTIM.MAX_EPOCH, 10**9
     batch = next(iter(trainer.train_loader_x))
