@@ -63,23 +63,34 @@ class FiniteOutputs:
         self.first_bad = None
 
     def add(self, output, batch_idx):
-        logits = output[0] if isinstance(output, (tuple, list)) else output
-        if not (torch.is_tensor(logits) and logits.is_floating_point()):
+        logits = _float_logits(output)
+        if logits is None:
             return
         bad = ~torch.isfinite(logits).all()
         index = torch.where(bad, batch_idx, self.NONE)
         self.first_bad = index if self.first_bad is None else torch.minimum(self.first_bad, index)
 
     def check(self, split, cfg):
-        if self.first_bad is not None and int(self.first_bad) != self.NONE:
-            check_finite_outputs(torch.tensor(float("nan")), split, int(self.first_bad), cfg)
+        first = None if self.first_bad is None else int(self.first_bad)
+        if first is not None and first != self.NONE:
+            _raise_nonfinite_outputs(split, first, cfg)
+
+
+def _float_logits(output):
+    """The logits of a model output (the first element of a tuple), or None when they are not floats."""
+    logits = output[0] if isinstance(output, (tuple, list)) else output
+    return logits if torch.is_tensor(logits) and logits.is_floating_point() else None
+
+
+def _raise_nonfinite_outputs(split, batch_idx, cfg):
+    raise FloatingPointError(
+        f"The model's outputs on the {split} split hold NaN or Inf (batch {batch_idx + 1}); "
+        f"no accuracy is reported for them; {divergence_hint(cfg)}"
+    )
 
 
 def check_finite_outputs(output, split, batch_idx, cfg):
     """Refuse to score an evaluation batch whose logits are not finite."""
-    logits = output[0] if isinstance(output, (tuple, list)) else output
-    if torch.is_tensor(logits) and logits.is_floating_point() and not torch.isfinite(logits).all():
-        raise FloatingPointError(
-            f"The model's outputs on the {split} split hold NaN or Inf (batch {batch_idx + 1}); "
-            f"no accuracy is reported for them; {divergence_hint(cfg)}"
-        )
+    logits = _float_logits(output)
+    if logits is not None and not torch.isfinite(logits).all():
+        _raise_nonfinite_outputs(split, batch_idx, cfg)
